@@ -1,0 +1,107 @@
+"""Findings: one problem at one place, as rows of a GeoDataFrame (the output of ``check``).
+
+Columns (DESIGN.md): ``code``, ``severity`` (``error`` for the four principles, ``warning`` for
+advisories), ``layer``, ``ids`` (list of unit codes), ``parent``, ``area_m2``, ``value``, ``limit``,
+``rule``, ``source`` (seed document), ``message`` (Chinese) and ``geometry`` (in the city's CRS).
+
+Examples
+--------
+>>> from shapely import box
+>>> f = findings([{"code": "gap", "severity": "error", "layer": "grids", "ids": ["G1"],
+...               "area_m2": 12.5, "rule": "地无空白", "source": "002", "message": "空白 12.5 m²",
+...               "geometry": box(0, 0, 5, 2.5)}], crs="EPSG:3857")
+>>> summary(f, {"grids": 10}, "national")["layers"]["grids"]
+{'features': 10, 'errors': 1, 'warnings': 0}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+COLUMNS = ["code", "severity", "layer", "ids", "parent", "area_m2", "value", "limit", "rule", "source",
+           "message"]
+
+#: Every finding code, its severity and the principle it serves.
+CODES: dict[str, str] = {
+    "invalid_geometry": "error", "duplicate_id": "error", "orphan": "error", "overlap": "error",
+    "gap": "error", "outside_parent": "error", "unmatched_edges": "warning", "sliver": "warning",
+    "multipart": "warning", "unassigned_building": "error", "multi_assigned_building": "error",
+    "misassigned_building": "error", "households_mismatch": "error", "size_below": "warning",
+    "size_above": "warning", "merge_candidate": "warning", "facility_shortfall": "warning",
+    "uncovered": "warning",
+}
+
+
+def findings(rows, crs) -> gpd.GeoDataFrame:
+    """A findings GeoDataFrame from a list of dicts or a DataFrame with (some of) ``COLUMNS``."""
+    df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
+    geometry = df["geometry"] if "geometry" in df else None
+    out = pd.DataFrame({c: df[c] if c in df else None for c in COLUMNS}, index=range(len(df)))
+    if len(df):
+        out["severity"] = out["severity"].fillna(out["code"].map(CODES))
+    for c in ("area_m2", "value", "limit"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    geom = np.asarray(geometry, dtype=object) if geometry is not None else np.full(len(df), None)
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geom, crs=crs).values, crs=crs)
+
+
+def concat(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    """Concatenate findings frames, ordered by severity, layer, code."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return findings([], crs)
+    out = pd.concat(frames, ignore_index=True)
+    order = {"error": 0, "warning": 1}
+    out = out.sort_values(["severity", "layer", "code"], key=lambda s: s.map(order) if s.name == "severity" else s,
+                          kind="stable")
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=crs)
+
+
+def summary(found: gpd.GeoDataFrame, features: dict[str, int], rule_set: str) -> dict:
+    """Counts per layer: features, errors and warnings, and the rule set used."""
+    layers = {}
+    for layer, n in features.items():
+        sub = found[found["layer"] == layer]
+        layers[layer] = {"features": int(n), "errors": int((sub["severity"] == "error").sum()),
+                         "warnings": int((sub["severity"] == "warning").sum())}
+    return {"layers": layers, "rule_set": rule_set,
+            "errors": int((found["severity"] == "error").sum()),
+            "warnings": int((found["severity"] == "warning").sum())}
+
+
+def to_json(found: gpd.GeoDataFrame) -> dict:
+    """The JSON form of DESIGN.md; geometries in WGS84 (RFC 7946)."""
+    wgs = found.to_crs(4326) if found.crs is not None and len(found) else found
+    geoms = shapely.to_geojson(np.asarray(wgs.geometry.values, dtype=object))
+    rows = []
+    for rec, g in zip(found[COLUMNS].to_dict("records"), geoms):
+        rec = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
+        rec["ids"] = list(rec["ids"] or [])
+        rec["geometry"] = json.loads(g) if g is not None else None
+        rows.append(rec)
+    return {"findings": rows, "summary": found.attrs.get("summary", {})}
+
+
+def write_gpkg(found: gpd.GeoDataFrame, path, layer: str = "findings") -> Path:
+    """Write findings to a GeoPackage atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    out = found.copy()
+    out["ids"] = out["ids"].map(lambda ids: json.dumps(list(ids or []), ensure_ascii=False))
+    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent or ".")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        out.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

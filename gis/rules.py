@@ -1,0 +1,122 @@
+"""Rule sets as data: tolerances, the topology principles with their sources, and size bounds.
+
+A rule set is a TOML file (``gis/rulesets/*.toml`` or the user's own). ``extends`` names a rule set
+whose size rules follow this one's and whose other values this one overrides. For each unit the
+first size rule of its level whose ``where`` matches the unit's columns applies.
+
+Examples
+--------
+>>> rs = load_rules("nanchang-2002")
+>>> rs.name, rs.area_tolerance
+('nanchang-2002', 1.0)
+>>> [(r.min, r.max, r.merge_below) for r in rs.sizes if r.level == "streets"]
+[(40000, 60000, 30000)]
+>>> rs.principle("不交叉")[0]
+'002'
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gis.errors import RuleSetError
+
+MEASURES = ("households", "residents")
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Bounds on one measure of the units of one level (optionally only those matching ``where``)."""
+
+    level: str
+    measure: str
+    min: float | None = None
+    max: float | None = None
+    merge_below: float | None = None
+    where: dict = field(default_factory=dict)
+    rule: str = ""
+    source: str = ""
+    quote: str = ""
+
+    def matches(self, units: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the units this rule's ``where`` selects."""
+        mask = np.ones(len(units), dtype=bool)
+        for col, want in self.where.items():
+            if col not in units:
+                return np.zeros(len(units), dtype=bool)
+            wants = want if isinstance(want, list) else [want]
+            mask &= units[col].isin(wants).to_numpy()
+        return mask
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    name: str
+    title: str = ""
+    area_tolerance: float = 1.0
+    sliver_width: float = 1.0
+    principles: dict = field(default_factory=dict)
+    sizes: tuple[SizeRule, ...] = ()
+
+    def principle(self, rule: str) -> tuple[str, str]:
+        """(source, quote) of a topology principle."""
+        return tuple(self.principles.get(rule, ("", "")))
+
+
+def available() -> list[str]:
+    """Names of the bundled rule sets."""
+    return sorted(p.name[:-5] for p in resources.files("gis.rulesets").iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str | Path) -> tuple[dict, str]:
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise RuleSetError("rule set file not found", file=p)
+        text, where = p.read_text(encoding="utf-8"), str(p)
+    else:
+        f = resources.files("gis.rulesets") / f"{name_or_path}.toml"
+        if not f.is_file():
+            raise RuleSetError(f"unknown rule set {name_or_path!r}; bundled: {', '.join(available())}")
+        text, where = f.read_text(encoding="utf-8"), f"{name_or_path}.toml"
+    try:
+        return tomllib.loads(text), where
+    except tomllib.TOMLDecodeError as e:
+        raise RuleSetError(f"not valid TOML: {e}", file=where) from None
+
+
+def load_rules(name_or_path: str | Path = "national", _seen: tuple = ()) -> RuleSet:
+    """Load a bundled rule set by name or a user's TOML file by path."""
+    if isinstance(name_or_path, RuleSet):
+        return name_or_path
+    data, where = _read(name_or_path)
+    base = RuleSet(name="")
+    if "extends" in data:
+        if data["extends"] in _seen:
+            raise RuleSetError(f"rule sets extend each other in a cycle: {data['extends']}", file=where)
+        base = load_rules(data["extends"], _seen + (data.get("name"),))
+    tol = data.get("tolerance", {})
+    sizes = []
+    for i, s in enumerate(data.get("sizes", [])):
+        try:
+            rule = SizeRule(**s)
+        except TypeError as e:
+            raise RuleSetError(f"size rule {i + 1}: {e}", file=where) from None
+        if rule.level not in ("streets", "communities", "grids") or rule.measure not in MEASURES:
+            raise RuleSetError(f"size rule {i + 1}: level must be streets/communities/grids and measure "
+                               f"households/residents, got {rule.level!r}/{rule.measure!r}", file=where)
+        sizes.append(rule)
+    return RuleSet(
+        name=data.get("name", Path(str(name_or_path)).stem),
+        title=data.get("title", base.title),
+        area_tolerance=float(tol.get("area_m2", base.area_tolerance)),
+        sliver_width=float(tol.get("sliver_width_m", base.sliver_width)),
+        principles={**base.principles, **data.get("principles", {})},
+        sizes=tuple(sizes) + base.sizes,
+    )
