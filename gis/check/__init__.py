@@ -1,0 +1,89 @@
+"""``check``: topology per level and across levels, the assignment of buildings, and size rules.
+
+The result is a findings GeoDataFrame (:mod:`gis.findings`) in the city's CRS, with a
+``summary`` of counts per layer.
+
+Examples
+--------
+>>> from gis import read_city, check
+>>> found = check(read_city("data/sample.gpkg"), "nanchang-2002")
+>>> found.summary["rule_set"]
+'nanchang-2002'
+>>> sorted(set(found["code"]))[:3]
+['duplicate_id', 'gap', 'households_mismatch']
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+
+from gis import findings as fnd
+from gis.check import assignment, size, topology
+from gis.check.level import Level
+from gis.model import PARENT, City
+from gis.rules import RuleSet, load_rules
+
+
+class Findings(gpd.GeoDataFrame):
+    """Findings with the ``summary`` of the run (counts per layer, rule set)."""
+
+    @property
+    def summary(self) -> dict:
+        return self.attrs.get("summary", {})
+
+
+def check(city: City, rules: str | RuleSet = "national", *,
+          progress: Callable[[str], None] | None = None) -> Findings:
+    """Check a city against a rule set; return its findings (errors first).
+
+    Parameters
+    ----------
+    city : City
+        As read by :func:`gis.read_city`.
+    rules : str or RuleSet
+        A bundled rule set name (``national``, ``nanchang-2002``, ``tiemenguan-2018``) or a TOML path.
+    progress : callable, optional
+        Called with a short message before each step.
+    """
+    rules = load_rules(rules)
+    say = progress or (lambda msg: None)
+    levels: dict[str, Level] = {}
+    rows: list[dict] = []
+    for name in city.levels:
+        say(f"{name}: geometry")
+        lv = levels[name] = Level.of(city.metric(name), name)
+        parent_name, column = PARENT.get(name, (None, None))
+        parent = levels.get(parent_name)
+        rows += topology.invalid_geometry(lv, rules) + topology.duplicate_ids(lv, rules)
+        rows += topology.multiparts(lv, rules)
+        say(f"{name}: overlaps")
+        rows += topology.overlaps(lv, rules)
+        say(f"{name}: gaps")
+        rows += topology.gaps(lv, rules, parent)
+        if parent is not None:
+            rows += topology.orphans(lv, parent, column, rules) + topology.outside_parent(lv, parent, column, rules)
+    measured = {name: {m: lv.units[m].to_numpy() for m in ("households", "residents") if m in lv.units}
+                for name, lv in levels.items()}
+    if "buildings" in city and "grids" in levels:
+        say("buildings: assignment")
+        buildings = city.metric("buildings")
+        a = assignment.assign(buildings, levels["grids"], rules)
+        rows += a.findings
+        for name, lv in levels.items():
+            owner = a.grid if name == "grids" else lv.owner(a.points)
+            measured[name] = assignment.totals(buildings, owner, len(lv.geoms))
+            rows += assignment.households_mismatch(lv, measured[name], rules)
+    say("sizes")
+    for name, lv in levels.items():
+        rows += size.sizes(lv, measured[name], rules)
+    found = fnd.findings(rows, crs=city.metric_crs)
+    if city.crs is not None and not city.crs.equals(city.metric_crs) and len(found):
+        found = found.to_crs(city.crs)
+    found = fnd.concat([found], crs=found.crs)
+    features = {name: len(city[name]) for name in city.layers if name in levels or name == "buildings"}
+    out = Findings(found)
+    out.attrs["summary"] = fnd.summary(out, features, rules.name)
+    return out

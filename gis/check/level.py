@@ -1,0 +1,75 @@
+"""One level of units prepared for checking: repaired polygons, a spatial index and labels.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely import box
+>>> g = gpd.GeoDataFrame({"code": ["A", "B"], "name": ["甲", None]},
+...                      geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=3857)
+>>> lv = Level.of(g, "grids")
+>>> lv.labels.tolist()
+['网格 甲(A)', '网格 B']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gis.model import LABELS
+
+
+def polygonal(geoms: np.ndarray) -> np.ndarray:
+    """The polygonal part of each geometry (lines and points dropped; empty where none)."""
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    mixed = ~np.isin(shapely.get_type_id(geoms), (3, 6))  # not Polygon / MultiPolygon
+    for i in np.flatnonzero(mixed):  # only collections from overlay or make_valid: few
+        parts = shapely.get_parts(geoms[i])
+        parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        out[i] = shapely.union_all(parts) if len(parts) else shapely.Polygon()
+    return out
+
+
+def mean_width(geoms) -> np.ndarray:
+    """Mean width 2·A/P of polygons: about the width of a thin strip (0 for empty)."""
+    length = shapely.length(geoms)
+    return np.divide(2 * shapely.area(geoms), length, out=np.zeros(len(length)), where=length > 0)
+
+
+@dataclass
+class Level:
+    """A unit layer ready for the checks (metric CRS)."""
+
+    name: str
+    units: gpd.GeoDataFrame
+    geoms: np.ndarray          # valid polygonal geometries (invalid ones repaired)
+    valid: np.ndarray          # bool: was the source geometry valid
+    codes: np.ndarray
+    labels: np.ndarray
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, units: gpd.GeoDataFrame, name: str) -> "Level":
+        raw = units.geometry.values.to_numpy() if hasattr(units.geometry.values, "to_numpy") else np.asarray(units.geometry.values)
+        valid = shapely.is_valid(raw)
+        geoms = raw.copy()
+        if not valid.all():
+            geoms[~valid] = polygonal(shapely.make_valid(raw[~valid], method="structure", keep_collapsed=False))
+        codes = units["code"].astype(object).to_numpy()
+        names = units["name"].to_numpy() if "name" in units else np.full(len(units), None)
+        label = LABELS.get(name, name)
+        labels = np.array([f"{label} {n}({c})" if isinstance(n, str) and n else f"{label} {c}"
+                           for n, c in zip(names, codes)], dtype=object)
+        return cls(name, units, geoms, valid, codes, labels, shapely.STRtree(geoms))
+
+    def owner(self, geoms) -> np.ndarray:
+        """Index of the unit containing each geometry's representative point (-1 where none)."""
+        pts = shapely.point_on_surface(geoms)
+        g, u = self.tree.query(pts, predicate="intersects")
+        out = np.full(len(pts), -1)
+        out[g[::-1]] = u[::-1]  # first hit wins
+        return out
