@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -40,7 +41,7 @@ def mean_width(geoms) -> np.ndarray:
     return np.divide(2 * shapely.area(geoms), length, out=np.zeros(len(length)), where=length > 0)
 
 
-@dataclass
+@dataclass(eq=False)
 class Level:
     """A unit layer ready for the checks (metric CRS)."""
 
@@ -65,6 +66,21 @@ class Level:
         labels = np.array([f"{label} {n}({c})" if isinstance(n, str) and n else f"{label} {c}"
                            for n, c in zip(names, codes)], dtype=object)
         return cls(name, units, geoms, valid, codes, labels, shapely.STRtree(geoms))
+
+    @cached_property
+    def invalid_edges(self) -> np.ndarray:
+        """Edges of each unit that break the coverage (GEOS coverage validation; empty where none)."""
+        return shapely.coverage_invalid_edges(self.geoms)
+
+    @cached_property
+    def is_coverage(self) -> bool:
+        """True when the units form a valid coverage: no overlaps, every shared edge matched."""
+        return bool(shapely.is_empty(self.invalid_edges).all())
+
+    @cached_property
+    def union(self) -> shapely.Geometry:
+        """The union of the units: the fast coverage union when they form a valid coverage."""
+        return shapely.coverage_union_all(self.geoms) if self.is_coverage else shapely.union_all(self.geoms)
 
     def owner(self, geoms) -> np.ndarray:
         """Index of the unit containing each geometry's representative point (-1 where none)."""

@@ -74,7 +74,7 @@ def overlaps(level: Level, rules: RuleSet) -> list[dict]:
     Only units with edges flagged by ``shapely.coverage_invalid_edges`` are compared pairwise.
     """
     geoms, tol = level.geoms, rules.area_tolerance
-    invalid = shapely.coverage_invalid_edges(geoms)
+    invalid = level.invalid_edges
     cand = np.flatnonzero(~shapely.is_empty(invalid))
     if not len(cand):
         return []
@@ -114,19 +114,12 @@ def overlaps(level: Level, rules: RuleSet) -> list[dict]:
     return rows
 
 
-def _union(level: Level) -> shapely.Geometry:
-    """The union of a level: the fast coverage union when the level is a valid coverage."""
-    if shapely.coverage_is_valid(level.geoms):
-        return shapely.coverage_union_all(level.geoms)
-    return shapely.union_all(level.geoms)
-
-
 def gaps(level: Level, rules: RuleSet, parent: Level | None = None) -> list[dict]:
     """Land of the parent level not covered by this level (地无空白); without a parent, the holes
     inside the level's outline. Thin gaps are reported as slivers."""
-    union = _union(level)
+    union = level.union
     if parent is not None:
-        space = shapely.difference(_union(parent), union)
+        space = shapely.difference(parent.union, union)
     else:
         holes = [shapely.Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
         space = shapely.MultiPolygon(holes) if holes else shapely.Polygon()
