@@ -57,7 +57,7 @@ SEVERITY_LABELS: dict[str, str] = {"error": "错误", "warning": "警告"}
 
 #: Outline styles of the unit levels (Leaflet path options).
 LEVEL_STYLES: dict[str, dict] = {
-    "streets": {"color": "#1f3a93", "weight": 4, "opacity": 0.9},
+    "streets": {"color": "#1f3a93", "weight": 6, "opacity": 0.45},
     "communities": {"color": "#2e7d32", "weight": 2.5, "opacity": 0.9},
     "grids": {"color": "#7b4fa0", "weight": 1.2, "opacity": 0.9, "dashArray": "5 4"},
 }
@@ -76,7 +76,8 @@ def findings_map(city, found: gpd.GeoDataFrame | None = None, *, tiles: str | No
     findings (error red, warning orange; tooltip = message, code and area). Findings on
     buildings or facilities, and point findings, are drawn as circle markers. A legend and a
     title box with the counts are fixed on the page. Findings without geometry are counted but
-    not drawn.
+    not drawn. With more than ``CANVAS_ABOVE`` buildings shown, paths are drawn on a canvas and
+    the buildings layer starts switched off (tick it in the layer control).
 
     Parameters
     ----------
@@ -191,11 +192,12 @@ def save_map(m: folium.Map, path) -> Path:
     (False, False, True)
     """
     path = Path(path)
-    text = _inline_leaflet(m.get_root().render())
+    text = _inline_leaflet(_unescape_non_ascii(m.get_root().render()))
     fd, tmp = tempfile.mkstemp(suffix=".html", prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)  # mkstemp makes 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -215,11 +217,34 @@ def _inline_leaflet(text: str) -> str:
     unexpected = [d for d in dropped if not any(url in d for url in known)]
     if unexpected:
         warnings.warn(f"save_map: dropped resources that cannot load offline: {unexpected}", stacklevel=3)
-    first = _RESOURCE.search(text)
-    at = first.start() if first else text.index("<head>") + len("<head>")
+    # first thing in <head>, so later styles override Leaflet's, but after the charset <meta>,
+    # which browsers look for in the first 1024 bytes
+    head = re.search(r"<head>\s*(<meta\b[^>]*charset[^>]*>)?", text, re.I)
+    at = head.end() if head else 0
     js, css = _leaflet()
     inline = f"<style>\n{css}\n</style>\n<script>\n{js}\n</script>\n"
     return _RESOURCE.sub("", text[:at]) + inline + _RESOURCE.sub("", text[at:])
+
+
+_U_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u(?:(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|([0-9a-f]{4}))", re.I)
+
+
+def _unescape_non_ascii(text: str) -> str:
+    r"""Turn folium's JSON ``\uXXXX`` escapes of non-ASCII characters back into the characters.
+
+    Same JavaScript, but the file stays readable and searchable (Chinese names and messages
+    appear as such). ASCII escapes (``\u003c`` for ``<`` etc.) and line separators are kept.
+    """
+    def repl(m):
+        lead, hi, lo, one = m.groups()
+        if hi:
+            return lead + chr(0x10000 + ((int(hi, 16) - 0xD800) << 10) + int(lo, 16) - 0xDC00)
+        c = int(one, 16)
+        if c < 0x80 or 0xD800 <= c <= 0xDFFF or c in (0x2028, 0x2029):
+            return m.group(0)
+        return lead + chr(c)
+
+    return _U_ESCAPE.sub(repl, text)
 
 
 _LEAFLET: tuple[str, str] | None = None
@@ -295,7 +320,7 @@ def _geojson(gdf: gpd.GeoDataFrame, name: str, style: dict, radius: float | None
     if radius is not None and gdf.geom_type.isin(["Point", "MultiPoint"]).any():
         marker = folium.CircleMarker(radius=radius, fill=True)
     return folium.GeoJson(
-        gdf, name=name, show=show, marker=marker, style_function=lambda _f, s=style: s,
+        gdf.to_geo_dict(drop_id=False), name=name, show=show, marker=marker, style_function=lambda _f, s=style: s,
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
     )
 
@@ -325,7 +350,7 @@ _CSS = f"""<style>
   "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; color: #222; }}
 .gis-title {{ top: 10px; left: 50%; transform: translateX(-50%); text-align: center; }}
 .gis-title b {{ font-size: 15px; }}
-.gis-legend {{ bottom: 36px; left: 10px; }}
+.gis-legend {{ bottom: 28px; right: 10px; }}
 .gis-legend div {{ display: flex; align-items: center; gap: 6px; }}
 .gis-legend i {{ display: inline-block; width: 22px; height: 0; }}
 .gis-legend i.sq {{ height: 12px; width: 16px; margin: 0 3px; }}
@@ -353,7 +378,7 @@ def _legend_html(city, counts: dict, with_findings: bool) -> str:
     for level in city.levels:
         s = LEVEL_STYLES[level]
         border = "dashed" if s.get("dashArray") else "solid"
-        rows.append(f'<div><i style="border-top:{max(s["weight"], 1.5)}px {border} {s["color"]}"></i>'
+        rows.append(f'<div><i style="border-top:{max(s["weight"], 1.5)}px {border} {s["color"]};opacity:{s["opacity"]}"></i>'
                     f'{LABELS[level]}</div>')
     if "buildings" in counts:
         rows.append(f'<div><i class="sq" style="background:{_BUILDING_STYLE["fillColor"]}"></i>'
