@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gis.errors import WanggeError, exit_code
@@ -25,7 +26,7 @@ class Format(str, Enum):
 
 
 def _fail(e: WanggeError) -> None:
-    err.print(f"[bold red]error:[/] {e}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
     raise typer.Exit(exit_code(e))
 
 

@@ -26,6 +26,7 @@ Examples
 
 from __future__ import annotations
 
+import codecs
 import glob
 import os
 import tempfile
@@ -37,6 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from gis.errors import InputError
@@ -78,6 +80,12 @@ def read_mapping(path) -> City:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"not a valid TOML mapping file: {e}", file=path) from None
+    crs = spec.get("crs")
+    if crs is not None:
+        try:
+            pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as e:
+            raise InputError(f"crs = {crs!r} is not a known CRS: {_clean(e)}", file=path) from None
     layers_spec = spec.get("layers")
     if not isinstance(layers_spec, dict) or not layers_spec:
         raise InputError("the mapping has no [layers.NAME] tables", file=path)
@@ -85,6 +93,8 @@ def read_mapping(path) -> City:
     for lyr, opts in layers_spec.items():
         if lyr not in SCHEMA:
             raise InputError(f"unknown layer [layers.{lyr}]; standard layers: {', '.join(SCHEMA)}", file=path)
+        if not isinstance(opts, dict):
+            raise InputError(f"layers.{lyr} must be a table: [layers.{lyr}] with source = \"…\"", file=path)
         if "source" not in opts:
             raise InputError(f"[layers.{lyr}] has no source", file=path)
         columns = {k: v for k, v in opts.items() if k not in OPTIONS}
@@ -94,7 +104,7 @@ def read_mapping(path) -> City:
                              f"{', '.join(SCHEMA[lyr])}", file=path)
         parts = []
         for file, layer_name in _sources(path.parent, opts, lyr, path):
-            parts.append(_read_source(file, layer_name, lyr, columns, opts.get("encoding"), spec.get("crs")))
+            parts.append(_read_source(file, layer_name, lyr, columns, opts.get("encoding"), crs))
         gdf = parts[0] if len(parts) == 1 else pd.concat([p.to_crs(parts[0].crs) for p in parts], ignore_index=True)
         layers[lyr] = gpd.GeoDataFrame(gdf, geometry="geometry", crs=parts[0].crs)
     if not any(lyr in LEVELS for lyr in layers):
@@ -126,6 +136,11 @@ def _read_source(file: Path, layer: str | None, lyr: str, columns: dict, encodin
     where = {"file": file, "layer": layer or lyr}
     if not file.exists():
         raise InputError("file not found", **where)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)  # pyogrio silently falls back to UTF-8 for unknown names
+        except (LookupError, TypeError):
+            raise InputError(f"unknown encoding {encoding!r}; e.g. encoding = \"gbk\"", **where) from None
     if file.suffix.lower() == ".shp" and encoding is None and not file.with_suffix(".cpg").exists():
         encoding = "utf-8"  # strict: GBK bytes fail below with a clear message instead of mojibake
     if layer is not None:
@@ -216,12 +231,15 @@ def _coerce(gdf: gpd.GeoDataFrame, lyr: str, where: dict) -> gpd.GeoDataFrame:
 
 def _assemble(layers: dict[str, gpd.GeoDataFrame], source: Path) -> City:
     """One CRS for all layers, then infer absent parent codes from the parent layer."""
+    if not any(len(v) for v in layers.values()):
+        raise InputError(f"no features in any layer ({', '.join(layers)})", file=source)
     crs = next(iter(layers.values())).crs
     layers = {k: (v if v.crs.equals(crs) else v.to_crs(crs)).reset_index(drop=True) for k, v in layers.items()}
     city = City(layers, source=str(source))
     for lyr, (parent, col) in PARENT.items():
         if lyr in city and parent in city and col not in city[lyr].columns:
-            city.layers[lyr][col] = infer_parent(city.metric(lyr), city.metric(parent))
+            codes = infer_parent(city.metric(lyr), city.metric(parent))
+            city.layers[lyr][col] = pd.Series(codes, index=city.layers[lyr].index, dtype=object)  # None, not NaN
             city._metric.pop(lyr, None)
     return city
 
