@@ -32,12 +32,16 @@ class InputError(WanggeError):
         return (", ".join(where) + ": " if where else "") + self.problem
 
 
+class OutputError(InputError):
+    """A result that could not be written (the target is left as it was)."""
+
+
 class RuleSetError(InputError):
     """A rule set file that is missing or malformed."""
 
 
 #: Exit code of the CLI for each error class (0 clean and 1 findings are set by ``check`` itself).
-EXIT_CODES: dict[type[WanggeError], int] = {InputError: 2, RuleSetError: 2, WanggeError: 2}
+EXIT_CODES: dict[type[WanggeError], int] = {InputError: 2, OutputError: 2, RuleSetError: 2, WanggeError: 2}
 
 
 def exit_code(error: WanggeError) -> int:

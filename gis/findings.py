@@ -17,14 +17,14 @@ Examples
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from gis.atomic import replacing
 
 COLUMNS = ["code", "severity", "layer", "ids", "parent", "area_m2", "value", "limit", "rule", "source",
            "message"]
@@ -91,17 +91,9 @@ def to_json(found: gpd.GeoDataFrame) -> dict:
 
 
 def write_gpkg(found: gpd.GeoDataFrame, path, layer: str = "findings") -> Path:
-    """Write findings to a GeoPackage atomically (a temporary file renamed into place)."""
-    path = Path(path)
+    """Write findings to a GeoPackage, all or nothing (``ids`` as a JSON list)."""
     out = found.copy()
     out["ids"] = out["ids"].map(lambda ids: json.dumps(list(ids or []), ensure_ascii=False))
-    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent or ".")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with replacing(path) as tmp:
         out.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import codecs
 import glob
-import os
-import tempfile
+import re
 import tomllib
 import warnings
 from pathlib import Path
@@ -41,6 +40,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from gis.atomic import replacing
 from gis.errors import InputError
 from gis.model import GEOMETRY, LEVELS, PARENT, REQUIRED, SCHEMA, City
 
@@ -116,9 +116,9 @@ def _sources(base: Path, opts: dict, lyr: str, mapping: Path) -> list[tuple[Path
     """(file, layer) pairs of a mapping entry; a glob pattern may name several files."""
     src = str(opts["source"])
     layer = opts.get("layer")
-    if ".gpkg:" in src:
-        src, layer = src.split(".gpkg:", 1)
-        src += ".gpkg"
+    named = re.match(r"(.*?\.gpkg):(.+)$", src, flags=re.I)
+    if named:
+        src, layer = named.groups()
     if any(ch in src for ch in "*?["):
         files = sorted(glob.glob(str(base / src)))
         if not files:
@@ -271,15 +271,7 @@ def infer_parent(children: gpd.GeoDataFrame, parents: gpd.GeoDataFrame) -> np.nd
 
 def write_city(city: City, path) -> Path:
     """Write every layer of ``city`` to a GeoPackage; all or nothing (temporary file renamed into place)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with replacing(path) as tmp:
         for name, gdf in city.layers.items():
-            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", append=os.path.exists(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", append=tmp.exists())
+    return Path(path)

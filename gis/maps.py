@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import base64
 import html as _html
-import os
 import re
-import tempfile
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -41,6 +39,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gis.atomic import replacing
 from gis.model import LABELS
 
 __all__ = ["findings_map", "save_map", "MAX_BUILDINGS", "SEVERITY_COLORS", "LEVEL_STYLES"]
@@ -193,15 +192,8 @@ def save_map(m: folium.Map, path) -> Path:
     """
     path = Path(path)
     text = _inline_leaflet(_unescape_non_ascii(m.get_root().render()))
-    fd, tmp = tempfile.mkstemp(suffix=".html", prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
     return path
 
 

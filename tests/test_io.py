@@ -17,6 +17,7 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from shapely import box
 
+from gis.errors import OutputError
 from gis.io import read_city, write_city
 from gis.model import City
 
@@ -331,7 +332,7 @@ def test_write_city_failure_keeps_existing_file(tmp_path):
     target = tmp_path / "city.gpkg"
     write_gpkg(target, {"streets": standard_layers()["streets"].iloc[:1]})
     before, listing = target.read_bytes(), _listing(tmp_path)
-    with pytest.raises(Exception):
+    with pytest.raises(OutputError, match="city.gpkg: could not write"):
         write_city(_bad_second_layer_city(), target)
     assert target.read_bytes() == before
     assert _listing(tmp_path) == listing  # no temporary file left behind
@@ -340,7 +341,7 @@ def test_write_city_failure_keeps_existing_file(tmp_path):
 
 def test_write_city_failure_creates_no_file(tmp_path):
     target = tmp_path / "new.gpkg"
-    with pytest.raises(Exception):
+    with pytest.raises(OutputError, match="new.gpkg"):
         write_city(_bad_second_layer_city(), target)
     assert not target.exists()
     assert _listing(tmp_path) == []
@@ -359,7 +360,7 @@ def test_write_city_failure_on_second_layer_monkeypatched(tmp_path, monkeypatch)
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(gpd.GeoDataFrame, "to_file", flaky)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="city.gpkg: could not write: disk full"):
         write_city(City(standard_layers()), target)
     assert calls == ["streets", "communities"]
     assert target.read_bytes() == b"previous content"
