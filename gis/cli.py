@@ -79,7 +79,7 @@ def _print_table(found, limit: int) -> None:
         colour = "red" if r.severity == "error" else "yellow"
         area = "" if r.area_m2 != r.area_m2 else f"{r.area_m2:,.1f}"
         table.add_row(f"[{colour}]{r.severity}[/]", r.layer, r.code, ", ".join(map(str, r.ids)), area, r.message)
-    if len(found):
+    if len(found) and limit > 0:
         console.print(table)
     if len(found) > limit:
         console.print(f"… {len(found) - limit} more findings (use --out or --format json for all)")

@@ -13,6 +13,8 @@ Examples
 [(40000, 60000, 30000)]
 >>> rs.principle("不交叉")[0]
 '002'
+>>> rs.walking[10], [(f.kinds, f.min_count) for f in rs.facilities if f.min_count]
+(500.0, [(('police_room',), 1)])
 """
 
 from __future__ import annotations
@@ -55,6 +57,61 @@ class SizeRule:
         return mask
 
 
+#: Levels a facility standard can apply to.
+FACILITY_LEVELS = ("communities", "streets")
+
+
+@dataclass(frozen=True)
+class FacilityRule:
+    """A service standard for the facilities of ``kinds`` in each unit of ``level``.
+
+    Any of: ``min_count`` facilities per unit; the largest at least ``min_floor_area_m2``;
+    ``per_100_households_m2`` of floor area per 100 households; rooms by estate floor area
+    (``per_estate``: ``base_m2`` up to ``up_to_m2`` of building area, ``step_m2`` more per further
+    ``every_m2``); every building within ``walk_minutes`` on foot (distances in ``RuleSet.walking``);
+    cameras seeing ``view_radius_m`` around them.
+    """
+
+    kinds: tuple[str, ...]
+    level: str = "communities"
+    min_count: int | None = None
+    min_floor_area_m2: float | None = None
+    per_100_households_m2: float | None = None
+    per_estate: dict | None = None
+    walk_minutes: int | None = None
+    view_radius_m: float | None = None
+    rule: str = ""
+    source: str = ""
+    quote: str = ""
+
+
+def _facility_rule(i: int, spec: dict, where: str) -> FacilityRule:
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    kinds = tuple(kind) if isinstance(kind, list) else (kind,)
+    if not kinds or not all(isinstance(k, str) and k for k in kinds):
+        raise RuleSetError(f"facility rule {i + 1}: 'kind' must be a facility kind or a list of them", file=where)
+    try:
+        rule = FacilityRule(kinds=kinds, **spec)
+    except TypeError as e:
+        raise RuleSetError(f"facility rule {i + 1}: {e}", file=where) from None
+    if rule.level not in FACILITY_LEVELS:
+        raise RuleSetError(f"facility rule {i + 1}: level must be one of {', '.join(FACILITY_LEVELS)}, "
+                           f"got {rule.level!r}", file=where)
+    estate_keys = {"base_m2", "up_to_m2", "step_m2", "every_m2"}
+    if rule.per_estate is not None and set(rule.per_estate) != estate_keys:
+        raise RuleSetError(f"facility rule {i + 1}: per_estate needs exactly {', '.join(sorted(estate_keys))}",
+                           file=where)
+    return rule
+
+
+def _walking(data: dict, where: str) -> dict[int, float]:
+    try:
+        return {int(k): float(v) for k, v in data.get("walking", {}).get("minutes", {}).items()}
+    except (TypeError, ValueError):
+        raise RuleSetError("[walking] minutes must map minutes to metres, e.g. { 5 = 300 }", file=where) from None
+
+
 @dataclass(frozen=True)
 class RuleSet:
     name: str
@@ -63,6 +120,9 @@ class RuleSet:
     sliver_width: float = 1.0
     principles: dict = field(default_factory=dict)
     sizes: tuple[SizeRule, ...] = ()
+    facilities: tuple[FacilityRule, ...] = ()
+    walking: dict = field(default_factory=dict)
+    walking_source: str = ""
 
     def principle(self, rule: str) -> tuple[str, str]:
         """(source, quote) of a topology principle."""
@@ -112,6 +172,12 @@ def load_rules(name_or_path: str | Path = "national", _seen: tuple = ()) -> Rule
             raise RuleSetError(f"size rule {i + 1}: level must be streets/communities/grids and measure "
                                f"households/residents, got {rule.level!r}/{rule.measure!r}", file=where)
         sizes.append(rule)
+    walking = {**base.walking, **_walking(data, where)}
+    facilities = tuple(_facility_rule(i, f, where) for i, f in enumerate(data.get("facilities", [])))
+    for f in facilities:
+        if f.walk_minutes is not None and f.walk_minutes not in walking:
+            raise RuleSetError(f"facility rule for {'/'.join(f.kinds)}: walk_minutes = {f.walk_minutes} is not in "
+                               f"[walking] minutes ({', '.join(map(str, sorted(walking))) or 'none'})", file=where)
     return RuleSet(
         name=data.get("name", Path(str(name_or_path)).stem),
         title=data.get("title", base.title),
@@ -119,4 +185,7 @@ def load_rules(name_or_path: str | Path = "national", _seen: tuple = ()) -> Rule
         sliver_width=float(tol.get("sliver_width_m", base.sliver_width)),
         principles={**base.principles, **data.get("principles", {})},
         sizes=tuple(sizes) + base.sizes,
+        facilities=facilities + base.facilities,
+        walking=walking,
+        walking_source=data.get("walking", {}).get("source", base.walking_source),
     )

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from gis.check.level import Level, mean_width, polygonal
@@ -100,17 +101,46 @@ def overlaps(level: Level, rules: RuleSet) -> list[dict]:
     # pairs that do not overlap but whose shared edges do not match vertex by vertex
     rest = np.flatnonzero(area <= tol)
     if len(rest):
-        a, b = a[rest], b[rest]
-        near = rules.sliver_width
-        edges = shapely.union(shapely.intersection(invalid[a], shapely.buffer(geoms[b], near)),
-                              shapely.intersection(invalid[b], shapely.buffer(geoms[a], near)))
-        length = shapely.length(edges)
-        for k in np.flatnonzero(length > 0):
-            i, j = a[k], b[k]
-            rows.append(_row("unmatched_edges", level, rules, "不交叉", [level.codes[i], level.codes[j]],
-                             shapely.line_merge(edges[k]),
-                             f"{level.labels[i]} 与 {level.labels[j]} 的共用边界顶点不一致（{length[k]:.1f} m）",
-                             value=float(length[k])))
+        rows += _unmatched(level, a[rest], b[rest], invalid, rules)
+    return rows
+
+
+def _segments(lines: np.ndarray, owners: np.ndarray) -> pd.DataFrame:
+    """The straight segments of ``lines`` (one row each: owner, x0, y0, x1, y1)."""
+    parts, of = shapely.get_parts(lines, return_index=True)
+    coords, k = shapely.get_coordinates(parts, return_index=True)
+    same = k[1:] == k[:-1]
+    return pd.DataFrame({"owner": owners[of[k[:-1][same]]], "x0": coords[:-1][same, 0], "y0": coords[:-1][same, 1],
+                         "x1": coords[1:][same, 0], "y1": coords[1:][same, 1]})
+
+
+def _unmatched(level: Level, a: np.ndarray, b: np.ndarray, invalid: np.ndarray, rules: RuleSet) -> list[dict]:
+    """Unmatched shared edges of neighbouring pairs (a, b).
+
+    A flagged segment of one unit belongs to the pair when it runs along the other unit's boundary:
+    its ends and middle lie within ``sliver_width`` of it. Segments crossing into a neighbour
+    (overlaps) or touching it at one point (a corner) are not attributed.
+    """
+    used = np.unique(np.r_[a, b])
+    segs = _segments(invalid[used], used)
+    if not len(segs):
+        return []
+    pairs = pd.DataFrame({"owner": np.r_[a, b], "other": np.r_[b, a], "pair": np.r_[np.arange(len(a)), np.arange(len(a))]})
+    s = segs.merge(pairs, on="owner")
+    bnd = shapely.boundary(level.geoms[s["other"].to_numpy()])
+    x0, y0, x1, y1 = (s[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
+    far = np.max([shapely.distance(shapely.points(x, y), bnd)
+                  for x, y in ((x0, y0), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2))], axis=0)
+    s = s[far <= rules.sliver_width]
+    rows = []
+    for p, seg in s.groupby("pair"):
+        i, j = a[p], b[p]
+        lines = shapely.linestrings(np.stack([seg[["x0", "y0"]].to_numpy(), seg[["x1", "y1"]].to_numpy()], axis=1))
+        length = float(shapely.length(lines).sum())
+        rows.append(_row("unmatched_edges", level, rules, "不交叉", [level.codes[i], level.codes[j]],
+                         shapely.line_merge(shapely.multilinestrings(lines)),
+                         f"{level.labels[i]} 与 {level.labels[j]} 的共用边界顶点不一致（{length:.1f} m）",
+                         value=length))
     return rows
 
 
@@ -169,13 +199,12 @@ def outside_parent(level: Level, parent: Level, column: str, rules: RuleSet) -> 
     area = shapely.area(stray)
     width = mean_width(stray)
     rows = []
-    plabel = LABELS.get(parent.name, parent.name)
     for k in np.flatnonzero(area > rules.area_tolerance):
         i = out[k]
         thin = width[k] < rules.sliver_width
         what = f"细长部分（平均宽 {width[k]:.2f} m）" if thin else "部分"
         rows.append(_row("sliver" if thin else "outside_parent", level, rules, "不跨社区", [level.codes[i]], stray[k],
-                         f"{level.labels[i]} 有 {area[k]:.1f} m² {what}超出所属{plabel} {parent.labels[pidx[i]]}",
+                         f"{level.labels[i]} 有 {area[k]:.1f} m² {what}超出所属 {parent.labels[pidx[i]]}",
                          parent=parent.codes[pidx[i]], area=float(area[k]),
                          value=float(width[k]) if thin else None, limit=rules.sliver_width if thin else None))
     return rows
