@@ -42,7 +42,7 @@ import shapely
 from gis.atomic import replacing
 from gis.model import LABELS
 
-__all__ = ["findings_map", "save_map", "MAX_BUILDINGS", "SEVERITY_COLORS", "LEVEL_STYLES"]
+__all__ = ["findings_map", "save_map", "to_html", "show", "MAX_BUILDINGS", "SEVERITY_COLORS", "LEVEL_STYLES"]
 
 #: Buildings drawn at most; larger layers are sampled (the layer name says so).
 MAX_BUILDINGS = 20_000
@@ -191,10 +191,26 @@ def save_map(m: folium.Map, path) -> Path:
     (False, False, True)
     """
     path = Path(path)
-    text = _inline_leaflet(_unescape_non_ascii(m.get_root().render()))
+    text = to_html(m)
     with replacing(path) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")
     return path
+
+
+def to_html(m: folium.Map) -> str:
+    """The map as one self-contained offline HTML document (what ``save_map`` writes)."""
+    return _inline_leaflet(_unescape_non_ascii(m.get_root().render()))
+
+
+def show(m: folium.Map, height: int = 600):
+    """Display the map in a notebook, offline: an iframe whose document is ``to_html(m)``.
+
+    Folium's own notebook display loads Leaflet from a CDN; this one loads nothing.
+    """
+    from IPython.display import HTML
+
+    doc = _html.escape(to_html(m), quote=True)
+    return HTML(f'<iframe srcdoc="{doc}" style="width:100%;height:{height}px;border:0"></iframe>')
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -382,3 +398,102 @@ def _legend_html(city, counts: dict, with_findings: bool) -> str:
             rows.append(f'<div><i class="dot" style="background:{color}66;border:2px solid {color}"></i>'
                         f'{SEVERITY_LABELS[sev]}（建筑/点）</div>')
     return '<div class="gis-box gis-legend">' + "".join(rows) + "</div>"
+
+
+# --- coverage ------------------------------------------------------------------------------------
+
+#: Colours of the facility kinds on coverage maps.
+KIND_COLORS: dict[str, str] = {"service_centre": "#1f77b4", "elderly_station": "#2ca02c", "police_room": "#9467bd",
+                               "shelter": "#8c564b", "fire_station": "#d62728", "camera": "#17becf"}
+
+
+def _reached(net, node_distance, r: float) -> np.ndarray:
+    """The road within ``r`` of a facility: whole edges, and straight pieces from each end of the rest."""
+    du, dv = node_distance[net.u], node_distance[net.v]
+    whole = (du <= r) & (dv <= r) | (r - du >= net.length) | (r - dv >= net.length)
+    a = np.clip(r - du, 0, net.length)
+    bb = np.clip(r - dv, 0, net.length)
+    part_u, part_v = ~whole & (a > 0), ~whole & (bb > 0)
+    ends = [(net.geoms[part_u], np.zeros(part_u.sum()), a[part_u]),
+            (net.geoms[part_v], net.length[part_v] - bb[part_v], net.length[part_v])]
+    pieces = [shapely.linestrings(np.stack([shapely.get_coordinates(shapely.line_interpolate_point(g, s)),
+                                            shapely.get_coordinates(shapely.line_interpolate_point(g, e))], 1))
+              for g, s, e in ends if len(g)]
+    return np.concatenate([net.geoms[whole], *pieces])
+
+
+def coverage_map(city, cov, kinds=None, *, area_width: float = 25.0) -> folium.Map:
+    """A folium map of walking coverage (``gis.coverage.coverage``): one group of layers per kind.
+
+    Per facility kind: its service area (the road pieces within the walking distance of a facility,
+    widened by ``area_width`` metres), its facilities, the buildings beyond the distance
+    (highlighted) and the suggested new sites with the households each would add. Communities are
+    outlined; a legend names the kinds in Chinese. Save it with ``save_map`` (works offline).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import LineString, Point
+    >>> from gis.model import City
+    >>> from gis.coverage import coverage
+    >>> c = City({"roads": gpd.GeoDataFrame(geometry=[LineString([(0, 0), (900, 0)])], crs=4548),
+    ...           "buildings": gpd.GeoDataFrame({"code": ["B1"], "households": [50]}, geometry=[Point(800, 5)], crs=4548),
+    ...           "facilities": gpd.GeoDataFrame({"kind": ["elderly_station"]}, geometry=[Point(0, 0)], crs=4548)})
+    >>> m = coverage_map(c, coverage(c, kinds=["elderly_station"], site=1))
+    >>> sorted(x.layer_name for x in m._children.values() if isinstance(x, folium.GeoJson))
+    ['社区养老服务站 建议新址 (1)', '社区养老服务站 未覆盖建筑 (1)', '社区养老服务站 步行300米覆盖范围', '社区养老服务站 现有设施 (1)']
+    """
+    from gis.coverage.kinds import label
+
+    net = cov.network
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    crs = city.metric_crs
+    if "communities" in city and len(city["communities"]):
+        gdf = _wgs84(city["communities"])
+        _geojson(gdf.assign(tip=_label("communities", gdf))[["tip", "geometry"]], f"{LABELS['communities']}",
+                 {**LEVEL_STYLES["communities"], "fill": True, "fillOpacity": 0.0}).add_to(m)
+    fac = city.metric("facilities") if "facilities" in city else None
+    b = city.metric("buildings")
+    rows = []
+    for k in (kinds or list(cov.radius)):
+        r, color, name = cov.radius[k], KIND_COLORS.get(k, "#555555"), label(k)
+        pieces = _reached(net, cov.node_distance[k], r)
+        if len(pieces):
+            area = shapely.buffer(shapely.union_all(pieces), area_width)
+            _geojson(_wgs84(gpd.GeoDataFrame({"tip": [f"{name}：步行 {r:,.0f} m 可达"]}, geometry=[area], crs=crs)),
+                     f"{name} 步行{r:,.0f}米覆盖范围",
+                     {"color": color, "weight": 0, "fillColor": color, "fillOpacity": 0.25}).add_to(m)
+        if fac is not None and (fac["kind"] == k).any():
+            f = fac[fac["kind"] == k]
+            tip = name + " " + (_text(f["name"]) if "name" in f else _text(f.get("code", pd.Series("", f.index))))
+            _geojson(_wgs84(f.assign(tip=tip)[["tip", "geometry"]].set_geometry(f.representative_point())),
+                     f"{name} 现有设施 ({len(f)})", {"color": "#000000", "weight": 1.5, "fillColor": color,
+                                                   "fillOpacity": 1.0}, radius=7).add_to(m)
+        far = cov.distance[k].to_numpy() > r
+        far &= b["households"].fillna(0).to_numpy() > 0
+        if far.any():
+            u = b[far]
+            tip = "未覆盖：建筑 " + _text(cov.distance["code"][far]) + "（" + u["households"].astype(int).astype(str) + " 户）"
+            _geojson(_wgs84(u.assign(tip=tip)[["tip", "geometry"]].set_geometry(u.representative_point())),
+                     f"{name} 未覆盖建筑 ({int(far.sum())})", {"color": "#d62728", "weight": 1, "fillColor": "#ff9896",
+                                                             "fillOpacity": 0.9}, radius=3).add_to(m)
+        s = cov.sites[cov.sites["kind"] == k]
+        if len(s):
+            tip = ("建议新址 #" + s["rank"].astype(int).astype(str) + "：新增覆盖 "
+                   + s["households_gained"].round().astype(int).astype(str) + " 户")
+            _geojson(_wgs84(s.assign(tip=tip)[["tip", "geometry"]]), f"{name} 建议新址 ({len(s)})",
+                     {"color": color, "weight": 4, "fillColor": "#ffffff", "fillOpacity": 1.0}, radius=10).add_to(m)
+        rows.append(f'<div><i class="sq" style="background:{color}40;border:2px solid {color}"></i>'
+                    f'{name}（步行 {r:,.0f} m）</div>')
+    rows += ['<div><i class="dot" style="background:#ff9896;border:2px solid #d62728"></i>未覆盖建筑</div>',
+             '<div><i class="dot" style="background:#fff;border:3px solid #333"></i>建议新址</div>']
+    folium.LayerControl(collapsed=False).add_to(m)
+    root = m.get_root()
+    root.header.add_child(folium.Element(_CSS))
+    root.html.add_child(folium.Element('<div class="gis-box gis-title"><b>设施步行覆盖</b><br>'
+                                       + " · ".join(f"{label(k)} {share:.0%}" for k, share in
+                                                    cov.summary["share"].fillna(0).items()) + "</div>"))
+    root.html.add_child(folium.Element('<div class="gis-box gis-legend"><b>图例</b>' + "".join(rows) + "</div>"))
+    minx, miny, maxx, maxy = _wgs84(city["roads"]).total_bounds
+    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(20, 20))
+    return m

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import geopandas as gpd
@@ -25,6 +26,16 @@ from gis.check import assignment, size, topology
 from gis.check.level import Level
 from gis.model import PARENT, City
 from gis.rules import RuleSet, load_rules
+
+
+def _owners_above(child_owner: np.ndarray, nest, parent: Level, points: np.ndarray) -> np.ndarray:
+    """The parent unit holding each building: its child unit's parent where that child lies inside
+    its parent, else found by the building's point."""
+    pidx, inside = nest
+    owner = np.where(child_owner >= 0, pidx[np.maximum(child_owner, 0)], -1)
+    ask = np.flatnonzero((child_owner < 0) | ~inside[np.maximum(child_owner, 0)])
+    owner[ask] = parent.owner(points[ask])
+    return owner
 
 
 class Findings(gpd.GeoDataFrame):
@@ -50,32 +61,40 @@ def check(city: City, rules: str | RuleSet = "national", *,
     """
     rules = load_rules(rules)
     say = progress or (lambda msg: None)
-    levels: dict[str, Level] = {}
-    rows: list[dict] = []
-    for name in city.levels:
-        say(f"{name}: geometry")
-        lv = levels[name] = Level.of(city.metric(name), name)
-        parent_name, column = PARENT.get(name, (None, None))
-        parent = levels.get(parent_name)
-        rows += topology.invalid_geometry(lv, rules) + topology.duplicate_ids(lv, rules)
-        rows += topology.multiparts(lv, rules)
-        say(f"{name}: overlaps")
-        rows += topology.overlaps(lv, rules)
-        say(f"{name}: gaps")
-        rows += topology.gaps(lv, rules, parent)
-        if parent is not None:
-            rows += topology.orphans(lv, parent, column, rules) + topology.outside_parent(lv, parent, column, rules)
-    measured = {name: {m: lv.units[m].to_numpy() for m in ("households", "residents") if m in lv.units}
-                for name, lv in levels.items()}
-    if "buildings" in city and "grids" in levels:
-        say("buildings: assignment")
-        buildings = city.metric("buildings")
-        a = assignment.assign(buildings, levels["grids"], rules)
-        rows += a.findings
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        levels: dict[str, Level] = {}
+        nests: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        rows: list[dict] = []
+        for name in city.levels:  # while GEOS validates each level's coverage in the pool
+            say(f"{name}: geometry and nesting")
+            lv = levels[name] = Level.of(city.metric(name), name, pool)
+            rows += topology.invalid_geometry(lv, rules) + topology.duplicate_ids(lv, rules)
+            rows += topology.multiparts(lv, rules)
+            parent_name, column = PARENT.get(name, (None, None))
+            if parent_name in levels:
+                nests[name] = topology.nesting(lv, levels[parent_name], column)
+                rows += topology.orphans(lv, levels[parent_name], column, rules)
+                rows += topology.outside_parent(lv, levels[parent_name], nests[name], rules)
+        measured = {name: {m: lv.units[m].to_numpy() for m in ("households", "residents") if m in lv.units}
+                    for name, lv in levels.items()}
+        if "buildings" in city and "grids" in levels:
+            say("buildings: assignment")
+            buildings = city.metric("buildings")
+            a = assignment.assign(buildings, levels["grids"], rules)
+            rows += a.findings
+            owners, below = {"grids": a.grid}, "grids"
+            for name in reversed(city.levels[:-1]):  # communities, then streets
+                nested = PARENT[below][0] == name
+                owners[name] = _owners_above(owners[below], nests[below], levels[name], a.points) if nested \
+                    else levels[name].owner(a.points)
+                below = name
+            for name, lv in levels.items():
+                measured[name] = assignment.totals(buildings, owners[name], len(lv.geoms))
+                rows += assignment.households_mismatch(lv, measured[name], rules)
         for name, lv in levels.items():
-            owner = a.grid if name == "grids" else lv.owner(a.points)
-            measured[name] = assignment.totals(buildings, owner, len(lv.geoms))
-            rows += assignment.households_mismatch(lv, measured[name], rules)
+            say(f"{name}: overlaps and gaps")
+            rows += topology.overlaps(lv, rules)
+            rows += topology.gaps(lv, rules, levels.get(PARENT.get(name, (None,))[0]))
     say("sizes")
     for name, lv in levels.items():
         rows += size.sizes(lv, measured[name], rules)

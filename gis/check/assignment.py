@@ -83,7 +83,8 @@ def assign(buildings: gpd.GeoDataFrame, grids: Level, rules: RuleSet) -> Assignm
             why = "不存在" if declared[i] not in known else f"实际位于 {grids.labels[grid[i]]}"
             rows.append(_row("misassigned_building", rules, [codes[i]], geoms[i],
                              f"建筑 {codes[i]} 申报属于网格 {declared[i]}，{why}", parent=actual[i]))
-    return Assignment(grid, shapely.point_on_surface(geoms), rows)
+    points = geoms if (shapely.get_type_id(geoms) == 0).all() else shapely.point_on_surface(geoms)
+    return Assignment(grid, points, rows)
 
 
 def totals(buildings: gpd.GeoDataFrame, owner: np.ndarray, n: int) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -50,27 +51,34 @@ class Level:
     geoms: np.ndarray          # valid polygonal geometries (invalid ones repaired)
     valid: np.ndarray          # bool: was the source geometry valid
     codes: np.ndarray
-    labels: np.ndarray
     tree: shapely.STRtree
+    _edges: Future | None = None
 
     @classmethod
-    def of(cls, units: gpd.GeoDataFrame, name: str) -> "Level":
-        raw = units.geometry.values.to_numpy() if hasattr(units.geometry.values, "to_numpy") else np.asarray(units.geometry.values)
+    def of(cls, units: gpd.GeoDataFrame, name: str, pool: Executor | None = None) -> "Level":
+        """Repair invalid geometries, index them; with a ``pool``, start the coverage validation
+        in the background (GEOS runs it without the GIL)."""
+        raw = np.asarray(units.geometry.values)
         valid = shapely.is_valid(raw)
         geoms = raw.copy()
         if not valid.all():
             geoms[~valid] = polygonal(shapely.make_valid(raw[~valid], method="structure", keep_collapsed=False))
         codes = units["code"].astype(object).to_numpy()
-        names = units["name"].to_numpy() if "name" in units else np.full(len(units), None)
-        label = LABELS.get(name, name)
-        labels = np.array([f"{label} {n}({c})" if isinstance(n, str) and n else f"{label} {c}"
-                           for n, c in zip(names, codes)], dtype=object)
-        return cls(name, units, geoms, valid, codes, labels, shapely.STRtree(geoms))
+        edges = pool.submit(shapely.coverage_invalid_edges, geoms) if pool is not None else None
+        return cls(name, units, geoms, valid, codes, shapely.STRtree(geoms), edges)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """'网格 第2网格(360102001003-02)' per unit, for messages."""
+        names = self.units["name"].to_numpy() if "name" in self.units else np.full(len(self.codes), None)
+        label = LABELS.get(self.name, self.name)
+        return np.array([f"{label} {n}({c})" if isinstance(n, str) and n else f"{label} {c}"
+                         for n, c in zip(names, self.codes)], dtype=object)
 
     @cached_property
     def invalid_edges(self) -> np.ndarray:
         """Edges of each unit that break the coverage (GEOS coverage validation; empty where none)."""
-        return shapely.coverage_invalid_edges(self.geoms)
+        return self._edges.result() if self._edges is not None else shapely.coverage_invalid_edges(self.geoms)
 
     @cached_property
     def is_coverage(self) -> bool:
@@ -79,13 +87,15 @@ class Level:
 
     @cached_property
     def union(self) -> shapely.Geometry:
-        """The union of the units: the fast coverage union when they form a valid coverage."""
-        return shapely.coverage_union_all(self.geoms) if self.is_coverage else shapely.union_all(self.geoms)
+        """The union of the units: the fast coverage union of the units whose edges are all valid,
+        then an ordinary union with the few others."""
+        clean = shapely.is_empty(self.invalid_edges)
+        union = shapely.coverage_union_all(self.geoms[clean])
+        return union if clean.all() else shapely.union_all(np.r_[[union], self.geoms[~clean]])
 
-    def owner(self, geoms) -> np.ndarray:
-        """Index of the unit containing each geometry's representative point (-1 where none)."""
-        pts = shapely.point_on_surface(geoms)
-        g, u = self.tree.query(pts, predicate="intersects")
-        out = np.full(len(pts), -1)
+    def owner(self, points) -> np.ndarray:
+        """Index of the unit containing each point (-1 where none; the first where several)."""
+        g, u = self.tree.query(points, predicate="intersects")
+        out = np.full(len(points), -1)
         out[g[::-1]] = u[::-1]  # first hit wins
         return out

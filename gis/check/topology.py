@@ -174,13 +174,15 @@ def gaps(level: Level, rules: RuleSet, parent: Level | None = None) -> list[dict
     return rows
 
 
-def outside_parent(level: Level, parent: Level, column: str, rules: RuleSet) -> list[dict]:
-    """Parts of units lying outside their parent (不跨社区); the parent is the declared one, or the
-    one overlapping most when the declared code names none."""
+def nesting(level: Level, parent: Level, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """The parent index of each unit and whether the unit lies inside it.
+
+    The parent is the declared one (``column``), or the one overlapping most when the declared code
+    names none (-1 when the unit overlaps no parent).
+    """
     index = {c: i for i, c in enumerate(parent.codes)}
-    declared = level.units[column] if column in level.units else None
-    pidx = np.array([index.get(c, -1) for c in declared], dtype=int) if declared is not None \
-        else np.full(len(level.geoms), -1)
+    declared = level.units[column] if column in level.units else pd.Series([None] * len(level.geoms))
+    pidx = np.array([index.get(c, -1) for c in declared], dtype=int)
     missing = np.flatnonzero(pidx < 0)
     if len(missing):
         q, p = parent.tree.query(level.geoms[missing], predicate="intersects")
@@ -189,10 +191,17 @@ def outside_parent(level: Level, parent: Level, column: str, rules: RuleSet) -> 
             order = np.lexsort((-area, q))
             first = order[np.r_[True, q[order][1:] != q[order][:-1]]]
             pidx[missing[q[first]]] = p[first]
+    inside = np.zeros(len(pidx), dtype=bool)
     has = np.flatnonzero(pidx >= 0)
-    pg = parent.geoms[pidx[has]]
     shapely.prepare(parent.geoms)
-    out = has[~shapely.covered_by(level.geoms[has], pg)]
+    inside[has] = shapely.covered_by(level.geoms[has], parent.geoms[pidx[has]])
+    return pidx, inside
+
+
+def outside_parent(level: Level, parent: Level, nest: tuple[np.ndarray, np.ndarray], rules: RuleSet) -> list[dict]:
+    """Parts of units lying outside their parent (不跨社区), given their ``nesting``."""
+    pidx, inside = nest
+    out = np.flatnonzero((pidx >= 0) & ~inside)
     if not len(out):
         return []
     stray = polygonal(shapely.difference(level.geoms[out], parent.geoms[pidx[out]]))
