@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.check.level import Level, mean_width, polygonal
+from gis.check.level import Level, chunked, mean_width, polygonal
 from gis.model import LABELS
 from gis.rules import RuleSet
 
@@ -194,7 +194,7 @@ def nesting(level: Level, parent: Level, column: str) -> tuple[np.ndarray, np.nd
     inside = np.zeros(len(pidx), dtype=bool)
     has = np.flatnonzero(pidx >= 0)
     shapely.prepare(parent.geoms)
-    inside[has] = shapely.covered_by(level.geoms[has], parent.geoms[pidx[has]])
+    inside[has] = chunked(shapely.covered_by, level.geoms[has], parent.geoms[pidx[has]])
     return pidx, inside
 
 
