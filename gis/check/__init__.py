@@ -10,7 +10,7 @@ Examples
 >>> found.summary["rule_set"]
 'nanchang-2002'
 >>> sorted(set(found["code"]))[:3]
-['duplicate_id', 'gap', 'households_mismatch']
+['gap', 'households_mismatch', 'misassigned_building']
 """
 
 from __future__ import annotations

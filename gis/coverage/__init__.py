@@ -137,7 +137,9 @@ def suggest(net: Network, buildings: Attachment, weight: np.ndarray, facilities:
     if candidates is None:
         near, _ = walk.node_distance(net, demand, radius)
         nodes = at_nodes(net, np.flatnonzero(np.isfinite(near)))
-        front = Attachment(demand.edge, demand.along, np.zeros(len(demand)))
+        # the road in front of the uncovered buildings, one spot per 10 m of an edge
+        _, one = np.unique(np.c_[demand.edge, np.round(demand.along / 10)], axis=0, return_index=True)
+        front = Attachment(demand.edge[one], demand.along[one], np.zeros(len(one)))
         candidates = Attachment(*(np.r_[a, b] for a, b in zip((nodes.edge, nodes.along, nodes.access),
                                                               (front.edge, front.along, front.access))))
     if not len(candidates) or not open_.any():
@@ -201,6 +203,7 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     names = comm["code"].astype(str).to_numpy() if comm is not None and "code" in comm else np.array([""])
     comm_code = np.where(owner >= 0, names[np.minimum(np.maximum(owner, 0), len(names) - 1)], "")
 
+    geoms = b.geometry.values
     rows, tables, dist, node_dist, sites = [], [], {}, {}, []
     for k, r in radius.items():
         mine = np.flatnonzero(kind == k)
@@ -218,7 +221,7 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
                          "value": None, "limit": r, "rule": rule.rule if rule else f"{minutes}分钟步行",
                          "source": rule.source if rule else rules.walking_source,
                          "message": f"建筑 {codes[i]}（{hh[i]:,.0f} 户）步行 {r:,.0f} m 内无{label(k)}",
-                         "geometry": b.geometry.values[i]})
+                         "geometry": geoms[i]})
         if site:
             chosen, gains, cand = suggest(net, b_att, hh, f_att.take(mine), r, site, exact=exact)
             if chosen:

@@ -52,18 +52,33 @@ class Network:
         """Number of edges at each node (3 or more: an intersection)."""
         return np.bincount(np.r_[self.u, self.v], minlength=len(self.xy))
 
-    def graph(self, extra_u=(), extra_v=(), extra_w=(), n_extra: int = 0) -> sparse.csr_matrix:
-        """The edges as a sparse matrix (shortest of parallel edges), plus ``n_extra`` extra nodes
-        joined by the extra edges ``extra_u``–``extra_v`` of weight ``extra_w``."""
-        u, v = np.r_[self.u, extra_u].astype(np.int64), np.r_[self.v, extra_v].astype(np.int64)
-        w = np.r_[self.length, extra_w]
-        lo, hi = np.minimum(u, v), np.maximum(u, v)
-        order = np.lexsort((w, hi, lo))  # per node pair, the shortest first
-        lo, hi, w = lo[order], hi[order], w[order]
+    @cached_property
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Node pairs (low, high) with the length of the shortest of their parallel edges."""
+        lo, hi = np.minimum(self.u, self.v), np.maximum(self.u, self.v)
+        order = np.lexsort((self.length, hi, lo))
+        lo, hi, w = lo[order], hi[order], self.length[order]
         first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])]
-        n = len(self.xy) + n_extra
         # an edge of length 0 would be read as no edge: keep it with a tiny weight
-        return sparse.csr_matrix((np.maximum(w[first], 1e-9), (lo[first], hi[first])), shape=(n, n))
+        return lo[first], hi[first], np.maximum(w[first], 1e-9)
+
+    @cached_property
+    def csr(self) -> sparse.csr_matrix:
+        """The edges as a symmetric sparse matrix (the shortest of parallel edges)."""
+        lo, hi, w = self._edges
+        n = len(self.xy)
+        return sparse.csr_matrix((np.r_[w, w], (np.r_[lo, hi], np.r_[hi, lo])), shape=(n, n))
+
+    def graph(self, to_u=(), to_v=(), edge=()) -> sparse.csr_matrix:
+        """The network as a directed sparse matrix, plus one extra node per source (numbered from
+        ``len(xy)``) with one-way edges to the ends of its ``edge`` of weights ``to_u`` and ``to_v``:
+        walks start at a source but never pass through one."""
+        base, m = self.csr, len(edge)
+        n = base.shape[0] + m
+        indptr = np.r_[base.indptr, base.nnz + 2 * np.arange(1, m + 1)]
+        indices = np.r_[base.indices, np.stack([self.u[edge], self.v[edge]], 1).ravel()]
+        data = np.r_[base.data, np.maximum(np.stack([to_u, to_v], 1).ravel(), 1e-9)]
+        return sparse.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
 def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: bool = True) -> Network:
@@ -111,7 +126,7 @@ def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: boo
     road_of[p] = r
     net = Network(xy, node[:, 0], node[:, 1], shapely.length(parts), parts, road_of)
     if connected:
-        n_parts, label = csgraph.connected_components(net.graph(), directed=False)
+        n_parts, label = csgraph.connected_components(net.csr, directed=False)
         if n_parts > 1:
             main = np.bincount(label[net.u], weights=net.length).argmax()
             stray = np.unique(net.road[label[net.u] != main])

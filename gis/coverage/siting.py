@@ -79,9 +79,14 @@ def exact(reach: sparse.csr_matrix, weight: np.ndarray, k: int | None,
     weight = np.asarray(weight, dtype=float)
     need = np.flatnonzero((weight > 0) & (np.asarray(reach.sum(axis=0)).ravel() > 0))
     a = reach[:, need].T.tocsr()  # demand × candidates
-    nd, nc = a.shape
-    if nd == 0:
+    if a.shape[0] == 0:
         return [], []
+    # demand points reached by the same candidates are one point with their weights summed
+    a.sort_indices()
+    keys = [a.indices[a.indptr[i]:a.indptr[i + 1]].tobytes() for i in range(a.shape[0])]
+    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+    a, w = a[first], np.bincount(group.ravel(), weights=weight[need])
+    nd, nc = a.shape
     options = {"time_limit": time_limit}
     if k is None:
         res = optimize.milp(np.ones(nc), integrality=np.ones(nc), bounds=optimize.Bounds(0, 1),
@@ -90,7 +95,7 @@ def exact(reach: sparse.csr_matrix, weight: np.ndarray, k: int | None,
         # variables: x (candidates, binary) then y (demand, covered share in [0, 1]); max w·y
         cover = sparse.hstack([-a, sparse.eye(nd)]).tocsr()        # y_i − Σ a_ij x_j ≤ 0
         count = sparse.hstack([sparse.csr_matrix(np.ones((1, nc))), sparse.csr_matrix((1, nd))])
-        res = optimize.milp(np.r_[np.zeros(nc), -weight[need]], integrality=np.r_[np.ones(nc), np.zeros(nd)],
+        res = optimize.milp(np.r_[np.zeros(nc), -w], integrality=np.r_[np.ones(nc), np.zeros(nd)],
                             bounds=optimize.Bounds(0, 1),
                             constraints=[optimize.LinearConstraint(cover, ub=0),
                                          optimize.LinearConstraint(count, ub=k)], options=options)
