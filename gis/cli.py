@@ -160,7 +160,7 @@ def rules_(name: Optional[str] = typer.Argument(None, help="Show this rule set; 
 def coverage(
     city: Path = typer.Argument(..., help="City: a GeoPackage in the standard layout, or a mapping file (.toml)."),
     rules: str = typer.Option("national", "--rules", "-r",
-                              help="Rule set with [[facilities]] and [walking]: national, nanchang-2002, "
+                              help="Rule set (facility and walking rules): national, nanchang-2002, "
                                    "tiemenguan-2018, or a TOML file."),
     kind: list[str] = typer.Option([], "--kind", "-k", help="Facility kind (repeatable); default: every kind "
                                                             "with a walking rule, and cameras."),
