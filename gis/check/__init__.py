@@ -38,6 +38,22 @@ def _owners_above(child_owner: np.ndarray, nest, parent: Level, points: np.ndarr
     return owner
 
 
+def _name_parents(rows: list[dict], city: City) -> list[dict]:
+    """Fill ``parent`` of findings whose units all declare the same parent (DESIGN.md's format)."""
+    declared: dict[str, dict] = {}
+    for r in rows:
+        layer = r["layer"]
+        column = PARENT.get(layer, (None, None))[1]
+        if r["parent"] is not None or column is None or column not in city[layer]:
+            continue
+        if layer not in declared:
+            declared[layer] = dict(zip(city[layer]["code"], city[layer][column]))
+        parents = {declared[layer].get(code) for code in r["ids"]}
+        if len(parents) == 1:
+            r["parent"] = parents.pop()
+    return rows
+
+
 class Findings(gpd.GeoDataFrame):
     """Findings with the ``summary`` of the run (counts per layer, rule set)."""
 
@@ -98,7 +114,7 @@ def check(city: City, rules: str | RuleSet = "national", *,
     say("sizes")
     for name, lv in levels.items():
         rows += size.sizes(lv, measured[name], rules)
-    found = fnd.findings(rows, crs=city.metric_crs)
+    found = fnd.findings(_name_parents(rows, city), crs=city.metric_crs)
     if city.crs is not None and not city.crs.equals(city.metric_crs) and len(found):
         found = found.to_crs(city.crs)
     found = fnd.concat([found], crs=found.crs)

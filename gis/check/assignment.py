@@ -80,7 +80,7 @@ def assign(buildings: gpd.GeoDataFrame, grids: Level, rules: RuleSet) -> Assignm
         wrong = (grid >= 0) & (inside_count <= 1) & np.array([d is not None and d == d and d != "" for d in declared]) \
             & (declared != actual)
         for i in np.flatnonzero(wrong):
-            why = "不存在" if declared[i] not in known else f"实际位于 {grids.labels[grid[i]]}"
+            why = "不存在" if declared[i] not in known else f"实际位于 {grids.label(grid[i])}"
             rows.append(_row("misassigned_building", rules, [codes[i]], geoms[i],
                              f"建筑 {codes[i]} 申报属于网格 {declared[i]}，{why}", parent=actual[i]))
     points = geoms if (shapely.get_type_id(geoms) == 0).all() else shapely.point_on_surface(geoms)
@@ -104,6 +104,6 @@ def households_mismatch(level: Level, counted: dict[str, np.ndarray], rules: Rul
         declared = level.units[m].to_numpy()
         for i in np.flatnonzero(declared != sums):
             rows.append({**_row("households_mismatch", rules, [level.codes[i]], level.geoms[i],
-                                f"{level.labels[i]} 申报 {declared[i]:,.0f} {word[m]}，其建筑合计 {sums[i]:,.0f} {word[m]}",
+                                f"{level.label(i)} 申报 {declared[i]:,.0f} {word[m]}，其建筑合计 {sums[i]:,.0f} {word[m]}",
                                 value=float(sums[i]), limit=float(declared[i])), "layer": level.name})
     return rows

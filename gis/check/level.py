@@ -7,8 +7,8 @@ Examples
 >>> g = gpd.GeoDataFrame({"code": ["A", "B"], "name": ["甲", None]},
 ...                      geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=3857)
 >>> lv = Level.of(g, "grids")
->>> lv.labels.tolist()
-['网格 甲(A)', '网格 B']
+>>> lv.label(0), lv.label(1)
+('网格 甲(A)', '网格 B')
 """
 
 from __future__ import annotations
@@ -79,13 +79,11 @@ class Level:
         edges = pool.submit(shapely.coverage_invalid_edges, geoms) if pool is not None else None
         return cls(name, units, geoms, valid, codes, shapely.STRtree(geoms), edges)
 
-    @cached_property
-    def labels(self) -> np.ndarray:
-        """'网格 第2网格(360102001003-02)' per unit, for messages."""
-        names = self.units["name"].to_numpy() if "name" in self.units else np.full(len(self.codes), None)
-        label = LABELS.get(self.name, self.name)
-        return np.array([f"{label} {n}({c})" if isinstance(n, str) and n else f"{label} {c}"
-                         for n, c in zip(names, self.codes)], dtype=object)
+    def label(self, i: int) -> str:
+        """'网格 第2网格(360102001003-02)': unit ``i`` for messages."""
+        name = self.units["name"].iloc[i] if "name" in self.units else None
+        kind = LABELS.get(self.name, self.name)
+        return f"{kind} {name}({self.codes[i]})" if isinstance(name, str) and name else f"{kind} {self.codes[i]}"
 
     @cached_property
     def invalid_edges(self) -> np.ndarray:

@@ -43,7 +43,7 @@ def sizes(level: Level, measured: dict[str, np.ndarray], rules: RuleSet) -> list
                 rows.append({"code": code, "severity": None, "layer": level.name, "ids": [level.codes[i]],
                              "parent": None, "area_m2": None, "value": float(value[i]), "limit": float(limit),
                              "rule": rule.rule, "source": rule.source, "geometry": level.geoms[i],
-                             "message": f"{level.labels[i]} 有 {value[i]:,.0f} {w}，" + text.format(l=limit, w=w)
+                             "message": f"{level.label(i)} 有 {value[i]:,.0f} {w}，" + text.format(l=limit, w=w)
                                         + f"（{rule.rule}）"})
             done |= mine & hit
     return rows

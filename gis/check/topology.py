@@ -41,7 +41,7 @@ def invalid_geometry(level: Level, rules: RuleSet) -> list[dict]:
     raw = level.units.geometry.values[bad]
     reasons = shapely.is_valid_reason(raw)
     return [_row("invalid_geometry", level, rules, "几何有效", [level.codes[i]], g,
-                 f"{level.labels[i]} 几何无效：{r}") for i, g, r in zip(bad, raw, reasons)]
+                 f"{level.label(i)} 几何无效：{r}") for i, g, r in zip(bad, raw, reasons)]
 
 
 def duplicate_ids(level: Level, rules: RuleSet) -> list[dict]:
@@ -65,7 +65,7 @@ def orphans(level: Level, parent: Level, column: str, rules: RuleSet) -> list[di
     bad = np.flatnonzero(~declared.isin(set(parent.codes)).to_numpy())
     plabel = LABELS.get(parent.name, parent.name)
     return [_row("orphan", level, rules, "不跨社区", [level.codes[i]], level.geoms[i],
-                 f"{level.labels[i]} 的上级{plabel}编码 {declared.iloc[i] or '（空）'} 不存在",
+                 f"{level.label(i)} 的上级{plabel}编码 {declared.iloc[i] or '（空）'} 不存在",
                  parent=declared.iloc[i]) for i in bad]
 
 
@@ -95,7 +95,7 @@ def overlaps(level: Level, rules: RuleSet) -> list[dict]:
         thin = width[k] < rules.sliver_width
         what = f"细长重叠（平均宽 {width[k]:.2f} m）" if thin else "重叠"
         rows.append(_row("sliver" if thin else "overlap", level, rules, "不交叉", [level.codes[i], level.codes[j]],
-                         inter[k], f"{level.labels[i]} 与 {level.labels[j]} {what} {area[k]:.1f} m²",
+                         inter[k], f"{level.label(i)} 与 {level.label(j)} {what} {area[k]:.1f} m²",
                          area=float(area[k]), value=float(width[k]) if thin else None,
                          limit=rules.sliver_width if thin else None))
     # pairs that do not overlap but whose shared edges do not match vertex by vertex
@@ -139,7 +139,7 @@ def _unmatched(level: Level, a: np.ndarray, b: np.ndarray, invalid: np.ndarray, 
         length = float(shapely.length(lines).sum())
         rows.append(_row("unmatched_edges", level, rules, "不交叉", [level.codes[i], level.codes[j]],
                          shapely.line_merge(shapely.multilinestrings(lines)),
-                         f"{level.labels[i]} 与 {level.labels[j]} 的共用边界顶点不一致（{length:.1f} m）",
+                         f"{level.label(i)} 与 {level.label(j)} 的共用边界顶点不一致（{length:.1f} m）",
                          value=length))
     return rows
 
@@ -165,7 +165,7 @@ def gaps(level: Level, rules: RuleSet, parent: Level | None = None) -> list[dict
         ids = sorted(level.codes[u[g == k]].tolist())
         area = float(shapely.area(part))
         thin = width[k] < rules.sliver_width
-        where = f"{parent.labels[owner[k]]} 内" if owner[k] >= 0 else f"{LABELS.get(level.name, level.name)}之间"
+        where = f"{parent.label(owner[k])} 内" if owner[k] >= 0 else f"{LABELS.get(level.name, level.name)}之间"
         what = f"细长空白（平均宽 {width[k]:.2f} m）" if thin else "空白"
         rows.append(_row("sliver" if thin else "gap", level, rules, "地无空白", ids, part,
                          f"{where}有 {area:.1f} m² {what}，未被{LABELS.get(level.name, level.name)}覆盖",
@@ -180,9 +180,10 @@ def nesting(level: Level, parent: Level, column: str) -> tuple[np.ndarray, np.nd
     The parent is the declared one (``column``), or the one overlapping most when the declared code
     names none (-1 when the unit overlaps no parent).
     """
-    index = {c: i for i, c in enumerate(parent.codes)}
-    declared = level.units[column] if column in level.units else pd.Series([None] * len(level.geoms))
-    pidx = np.array([index.get(c, -1) for c in declared], dtype=int)
+    lookup = pd.Series(np.arange(len(parent.codes)), index=parent.codes)
+    lookup = lookup[~lookup.index.duplicated(keep="last")]
+    declared = level.units[column].to_numpy() if column in level.units else np.full(len(level.geoms), None)
+    pidx = lookup.reindex(declared).fillna(-1).to_numpy(dtype=int, copy=True)
     missing = np.flatnonzero(pidx < 0)
     if len(missing):
         q, p = parent.tree.query(level.geoms[missing], predicate="intersects")
@@ -213,7 +214,7 @@ def outside_parent(level: Level, parent: Level, nest: tuple[np.ndarray, np.ndarr
         thin = width[k] < rules.sliver_width
         what = f"细长部分（平均宽 {width[k]:.2f} m）" if thin else "部分"
         rows.append(_row("sliver" if thin else "outside_parent", level, rules, "不跨社区", [level.codes[i]], stray[k],
-                         f"{level.labels[i]} 有 {area[k]:.1f} m² {what}超出所属 {parent.labels[pidx[i]]}",
+                         f"{level.label(i)} 有 {area[k]:.1f} m² {what}超出所属 {parent.label(pidx[i])}",
                          parent=parent.codes[pidx[i]], area=float(area[k]),
                          value=float(width[k]) if thin else None, limit=rules.sliver_width if thin else None))
     return rows
@@ -228,6 +229,6 @@ def multiparts(level: Level, rules: RuleSet) -> list[dict]:
         parts = shapely.get_parts(level.geoms[i])
         rest = np.delete(parts, np.argmax(shapely.area(parts)))
         rows.append(_row("multipart", level, rules, "单元完整", [level.codes[i]], shapely.union_all(rest),
-                         f"{level.labels[i]} 由 {n[i]} 块不相连的部分组成",
+                         f"{level.label(i)} 由 {n[i]} 块不相连的部分组成",
                          area=float(shapely.area(rest).sum()), value=float(n[i]), limit=1.0))
     return rows
