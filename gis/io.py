@@ -6,6 +6,8 @@ their columns to the standard ones (``gis.model.SCHEMA``)::
     crs = "EPSG:4326"            # optional: used when a source has no CRS
     [layers.streets]
     source = "streets.geojson"   # relative to this file; "city.gpkg:layer"; a glob "*-all.geojson"
+    [layers.roads]
+    source = "extract.osm.pbf"   # OpenStreetMap (.osm / .pbf): ways tagged highway become roads
     code = "街道编码"             # standard column = source column
     name = "街道"
     [layers.grids]
@@ -13,6 +15,8 @@ their columns to the standard ones (``gis.model.SCHEMA``)::
     code = "网格编号"
     encoding = "gbk"             # for Shapefiles without .cpg
 
+Roads and barriers may come from an OpenStreetMap extract (``.osm`` or ``.osm.pbf``, read by GDAL):
+ways tagged ``highway`` are roads, ``waterway``/``railway`` barriers, ``kind`` the tag's value.
 A parent code column that is absent (e.g. ``street_code`` of communities) is inferred spatially
 from the parent layer (largest overlap). Bad input raises :class:`gis.errors.InputError` naming
 the file, layer, feature and problem.
@@ -131,8 +135,27 @@ def _clean(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
+#: OpenStreetMap extracts (GDAL's OSM driver): the tags that make a way a road or a barrier.
+OSM_SUFFIXES = (".osm", ".pbf")
+OSM_TAGS = {"roads": ("highway",), "barriers": ("waterway", "railway")}
+
+
+def _from_osm(gdf: gpd.GeoDataFrame, lyr: str) -> gpd.GeoDataFrame:
+    """The ways of an OSM ``lines`` layer that are roads (or barriers): ``code`` = osm_id,
+    ``kind`` = the tag's value (residential, river, rail…)."""
+    tags = [t for t in OSM_TAGS[lyr] if t in gdf.columns]
+    kind = gdf[tags].bfill(axis=1).iloc[:, 0] if tags else pd.Series(None, index=gdf.index)
+    out = gdf[kind.notna()].copy()
+    out["code"] = out["osm_id"].astype(str)
+    out["kind"] = kind[kind.notna()]
+    return out.reset_index(drop=True)
+
+
 def _read_source(file: Path, layer: str | None, lyr: str, columns: dict, encoding, crs) -> gpd.GeoDataFrame:
     """Read one source layer, rename its columns and validate it."""
+    osm = file.suffix.lower() in OSM_SUFFIXES and lyr in OSM_TAGS
+    if osm and layer is None:
+        layer = "lines"
     where = {"file": file, "layer": layer or lyr}
     if not file.exists():
         raise InputError("file not found", **where)
@@ -161,6 +184,8 @@ def _read_source(file: Path, layer: str | None, lyr: str, columns: dict, encodin
         raise InputError(f"unknown encoding {encoding!r}: {e}", **where) from None
     except Exception as e:
         raise InputError(f"cannot read: {_clean(e)}", **where) from None
+    if osm:
+        gdf = _from_osm(gdf, lyr)
     if gdf.crs is None:
         if crs is None:
             raise InputError("no CRS: the source has none and the mapping sets no crs = \"EPSG:…\"", **where)
