@@ -226,3 +226,8 @@ def coverage(
         console.print(f"{code} · {rule}: {n:,}")
     if map_:
         err.print(f"map: {map_}")
+
+
+from gis.simulate.cli import app as simulate_app  # noqa: E402
+
+app.add_typer(simulate_app, name="simulate")

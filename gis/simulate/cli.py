@@ -1,0 +1,142 @@
+"""``wangge simulate …``: parse, call ``gis.simulate``, format. Registered in ``gis.cli``.
+
+Exit code: 0 the plan is feasible, 1 it is not (the best plan is still written, its causes
+printed), 2 the input could not be read or the output not written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from gis.errors import WanggeError, exit_code
+
+app = typer.Typer(help="Plans: merge, split, rebalance, repair units under the size rules.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+err = Console(stderr=True)
+
+CITY = typer.Argument(..., help="City: a GeoPackage in the standard layout, or a mapping file (.toml).")
+RULES = typer.Option("nanchang-2002", "--rules", "-r", help="Rule set name or TOML file.")
+OUT = typer.Option(None, "--out", "-o", help="Write the plan to OUT.gpkg + OUT.json.")
+MAP = typer.Option(None, "--map", "-m", help="Write a map of the plan (HTML, works offline).")
+APPLY = typer.Option(None, "--apply", help="Write the city with the plan applied to this GeoPackage.")
+JSON = typer.Option(False, "--json", help="Print the summary and sizes as JSON instead of a table.")
+
+
+def _run(make, city: Path, out, map_, apply_to, as_json: bool):
+    from gis import read_city
+    from gis.io import write_city
+
+    try:
+        with err.status("reading…") as status:
+            c = read_city(city)
+            status.update("planning…")
+            plan = make(c)
+            if out:
+                plan.save(out)
+            if map_:
+                from gis.maps import save_map
+                from gis.simulate.maps import plan_map
+                save_map(plan_map(plan), map_)
+            if apply_to:
+                write_city(plan.apply(c), apply_to)
+    except WanggeError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code(e))
+    _report(plan, as_json)
+    raise typer.Exit(0 if plan.feasible else 1)
+
+
+def _report(plan, as_json: bool) -> None:
+    s = plan.summary
+    if as_json:
+        sizes = json.loads(plan.sizes.reset_index().to_json(orient="records", force_ascii=False))
+        sys.stdout.write(json.dumps({"summary": s, "sizes": sizes}, ensure_ascii=False, default=str) + "\n")
+        return
+    console = Console()
+    table = Table(title=f"wangge simulate {plan.operation} — {plan.level} of {plan.parent or 'all'} "
+                        f"({plan.rule_set})")
+    cols = ["households_before", "households_after", "area_change_m2", "pp_before", "pp_after", "status", "ok"]
+    table.add_column("code")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for code, r in plan.table().iterrows():
+        table.add_row(str(code), *("" if v != v else f"{v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   else str(v) for v in (r[c] for c in cols)))
+    console.print(table)
+    console.print(f"feasible: {s.get('feasible')} · units {s.get('units_before')} → {s.get('units_after')} · "
+                  f"households moved {s.get('households_moved', 0):,} · errors in result {s.get('result_errors')}")
+    for cause in s.get("causes", []):
+        console.print(f"[yellow]cause:[/] {escape(str(cause))}", soft_wrap=True)
+
+
+@app.command()
+def merge(city: Path = CITY, unit: list[str] = typer.Argument(None, help="Unit code(s) to merge away."),
+          parent: Optional[str] = typer.Option(None, help="Merge every unit below its minimum under this parent."),
+          level: str = typer.Option("communities", help="Level of the units."), rules: str = RULES,
+          out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
+          as_json: bool = JSON):
+    """Merge under-sized units into the neighbour that best fixes sizes."""
+    from gis.simulate import merge as run
+
+    _run(lambda c: run(c, unit or None, level=level, parent=parent, rules=rules), city, out, map_, apply_to, as_json)
+
+
+@app.command()
+def split(city: Path = CITY, unit: str = typer.Argument(..., help="Unit code to split."),
+          k: Optional[int] = typer.Option(None, "-k", help="Number of parts (default: fewest within the maximum)."),
+          level: str = typer.Option("communities", help="Level of the unit."), rules: str = RULES,
+          seed: int = typer.Option(0, help="Seed of the random spanning trees."),
+          out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
+          as_json: bool = JSON):
+    """Split an over-sized unit into k contiguous parts within bounds."""
+    from gis.simulate import split as run
+
+    _run(lambda c: run(c, unit, k, level=level, rules=rules, seed=seed), city, out, map_, apply_to, as_json)
+
+
+@app.command()
+def rebalance(city: Path = CITY, parent: str = typer.Argument(..., help="Parent code (e.g. a street)."),
+              level: str = typer.Option("communities", help="Level of the units."), rules: str = RULES,
+              out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
+              as_json: bool = JSON):
+    """Move whole blocks between neighbouring units of a parent until all are within bounds."""
+    from gis.simulate import rebalance as run
+
+    _run(lambda c: run(c, parent, level=level, rules=rules), city, out, map_, apply_to, as_json)
+
+
+@app.command()
+def repair(city: Path = CITY, level: str = typer.Option("streets", help="Level to repair."),
+           rules: str = typer.Option("national", "--rules", "-r", help="Rule set name or TOML file."),
+           gap_width: Optional[float] = typer.Option(None, help="Fill only gaps narrower than this (m); "
+                                                                "default: every enclosed gap."),
+           out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
+           as_json: bool = JSON):
+    """Make a level a valid coverage: trim overlaps, fill gaps, match shared edges."""
+    from gis.simulate import repair as run
+
+    _run(lambda c: run(c, level, rules, gap_width=gap_width), city, out, map_, apply_to, as_json)
+
+
+@app.command()
+def apply(city: Path = CITY, plan: Path = typer.Argument(..., help="A plan written with --out (.gpkg or .json)."),
+          out: Path = typer.Option(..., "--out", "-o", help="Write the new city to this GeoPackage.")):
+    """Apply a saved plan to a city and write the result."""
+    from gis import read_city
+    from gis.io import write_city
+    from gis.simulate import load_plan
+
+    try:
+        write_city(load_plan(plan).apply(read_city(city)), out)
+    except WanggeError as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code(e))
+    err.print(f"written: {out}")

@@ -1,0 +1,223 @@
+"""Plans on synthetic cities with planted size_above / size_below communities.
+
+Every property is checked against the applied city with independent means (shapely unions,
+spatial joins of buildings, brute-force enumeration of partitions), not against the plan's own
+bookkeeping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from gis import check
+from gis.cli import app
+from gis.io import write_city
+from gis.maps import save_map
+from gis.simulate import atoms, load_plan, merge, plan_map, rebalance, split
+from gis.synth import synth
+
+SEEDS = [1, 2, 3, 4, 5, 6]
+LO, HI = 1000, 2000
+
+
+@pytest.fixture(scope="module")
+def cities():
+    out = {}
+    for seed in SEEDS:
+        city, manifest = synth(300, seed, {"size_above": 1, "size_below": 1})
+        ids = {c: i[0] for c, i in zip(manifest["code"], manifest["ids"]) if c in ("size_above", "size_below")}
+        out[seed] = (city, ids)
+    return out
+
+
+def street_of(city, community):
+    c = city["communities"]
+    return c.loc[c["code"] == community, "street_code"].iloc[0]
+
+
+def households_by_community(city):
+    """Households per community by a spatial join of building points (independent of the plan)."""
+    b = city["buildings"]
+    pts = gpd.GeoDataFrame(b[["households"]], geometry=b.representative_point(), crs=b.crs)
+    j = gpd.sjoin(pts, city["communities"][["code", "geometry"]], predicate="within")
+    assert not j.index.duplicated().any()  # no building counted twice
+    return j.groupby("code")["households"].sum(), len(j)
+
+
+def estate_pairs(city, street):
+    """Adjacent grids of one community sharing an estate name, in ``street``."""
+    g = city["grids"]
+    comms = set(city["communities"].loc[city["communities"]["street_code"] == street, "code"])
+    g = g[g["community_code"].isin(comms)].reset_index(drop=True)
+    b = city["buildings"]
+    names = b.groupby("grid_code")["estate"].agg(set)
+    pairs = []
+    for i, j in zip(*shapely.STRtree(g.geometry.values).query(g.geometry.values, predicate="touches")):
+        if i < j and g["community_code"][i] == g["community_code"][j]:
+            shared = g.geometry[i].boundary.intersection(g.geometry[j].boundary).length
+            if shared > 0 and names.get(g["code"][i], set()) & names.get(g["code"][j], set()):
+                pairs.append((g["code"][i], g["code"][j]))
+    return pairs
+
+
+def assert_sound(city, plan):
+    """The invariants every applied plan must keep (不交叉、不跨社区、地无空白、人无遗漏 …)."""
+    new = plan.apply(city)
+    street = plan.parent
+    s = new["streets"].set_index("code").geometry[street]
+    comms = new["communities"][new["communities"]["street_code"] == street]
+    geoms = comms.geometry.values
+    assert shapely.coverage_is_valid(geoms)
+    union = shapely.coverage_union_all(geoms)
+    assert shapely.area(shapely.symmetric_difference(union, s)) < 1e-6 * s.area
+    grids = new["grids"]
+    for code, geom in zip(comms["code"], geoms):
+        mine = grids[grids["community_code"] == code].geometry.values
+        gu = shapely.union_all(mine)
+        assert gu.geom_type == "Polygon", f"{code} is not contiguous"
+        assert shapely.area(shapely.symmetric_difference(gu, geom)) < 1e-6 * geom.area
+    before, n0 = households_by_community(city)
+    after, n1 = households_by_community(new)
+    assert n0 == n1 and after.sum() == before.sum()
+    declared = new["communities"].set_index("code")["households"]
+    assert (declared[after.index] == after).all()
+    found = check(new, "nanchang-2002")
+    assert not (found["severity"] == "error").any(), found[found["severity"] == "error"][["code", "ids"]]
+    moved = set(plan.moves["code"])
+    was = city["grids"].set_index("code")["community_code"]
+    now = new["grids"].set_index("code")["community_code"]
+    assert moved == set(now.index[now != was[now.index]])
+    gh = city["buildings"].groupby("grid_code")["households"].sum()
+    assert plan.summary["households_moved"] == int(gh.reindex(list(moved)).fillna(0).sum())
+    for a, b in estate_pairs(city, street):
+        assert now[a] == now[b], f"estate split between {a} and {b}"
+    size_codes = found[found["code"].isin(["size_above", "size_below"]) & (found["layer"] == "communities")]
+    scope = set(plan.units["code"]) if plan.operation == "rebalance" else \
+        set(plan.units.loc[plan.units["status"].isin(["changed", "new"]), "code"])
+    in_street = size_codes[size_codes["ids"].map(lambda ids: ids[0] in scope)]
+    if plan.feasible:
+        assert not len(in_street)
+        assert not plan.summary["causes"]
+    else:
+        assert plan.summary["causes"]
+    return new, in_street
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_merge_gives_the_small_community_to_a_neighbour(cities, seed):
+    city, ids = cities[seed]
+    small = ids["size_below"]
+    plan = merge(city, small)
+    new, _ = assert_sound(city, plan)
+    assert small not in set(new["communities"]["code"])
+    hh, _ = households_by_community(city)
+    # a neighbour with room for all 600 households exists → the plan is feasible, whole, 600 moved
+    c = city["communities"]
+    me = c.set_index("code").geometry[small]
+    nbrs = c[(c["street_code"] == street_of(city, small)) & (c["code"] != small)]
+    nbrs = nbrs[nbrs.geometry.boundary.intersection(me.boundary).length > 0]
+    room = (hh[nbrs["code"]] + hh[small]).between(LO, HI).any()
+    if room:
+        assert plan.feasible and plan.summary["households_moved"] == hh[small]
+        assert plan.moves["to"].nunique() == 1
+
+
+def connected_splits(city, unit):
+    """Brute force: every 2-partition of the community's grids into connected sides that keeps
+    estate pairs together → list of (side sizes)."""
+    g = city["grids"][city["grids"]["community_code"] == unit].reset_index(drop=True)
+    pairs = estate_pairs(city, street_of(city, unit))
+    code = list(g["code"])
+    hh = city["buildings"].groupby("grid_code")["households"].sum().reindex(code).fillna(0).to_numpy()
+    out = []
+    for r in range(1, len(g)):
+        for side in itertools.combinations(range(len(g)), r):
+            mask = np.isin(np.arange(len(g)), side)
+            if any(mask[code.index(a)] != mask[code.index(b)] for a, b in pairs if a in code and b in code):
+                continue
+            if all(shapely.union_all(g.geometry.values[m]).geom_type == "Polygon" for m in (mask, ~mask)):
+                out.append((hh[mask].sum(), hh[~mask].sum()))
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_split_matches_brute_force(cities, seed):
+    city, ids = cities[seed]
+    big = ids["size_above"]
+    plan = split(city, big)
+    assert_sound(city, plan)
+    options = connected_splits(city, big)
+    feasible = [(a, b) for a, b in options if LO <= a <= HI and LO <= b <= HI]
+    assert plan.feasible == bool(feasible)
+    assert plan.summary["units_after"] == 2
+    if feasible:  # fewest households moved: the part keeping the code is as large as possible
+        assert plan.summary["households_moved"] == min(min(a, b) for a, b in feasible)
+    else:
+        assert "不可分" in plan.summary["causes"][0]
+
+
+def test_split_reports_an_atom_over_the_maximum(cities):
+    city, ids = cities[3]
+    big = ids["size_above"]
+    g = city["grids"][city["grids"]["community_code"] == big]["code"].iloc[0]
+    b = city["buildings"].copy()
+    mine = b["grid_code"] == g
+    b.loc[mine, "households"] = 2400 // mine.sum() + 1
+    c = city["communities"].copy()
+    city2 = type(city)({**city.layers, "buildings": b, "communities": c}, metric_crs=city.metric_crs)
+    hh, _ = households_by_community(city2)
+    c.loc[c["code"] == big, "households"] = hh[big]
+    plan = split(city2, big)
+    assert not plan.feasible
+    assert any(g in cause and "超过上限" in cause for cause in plan.summary["causes"])
+    assert not plan.findings[plan.findings["code"] == "size_above"].empty  # not silently violated
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rebalance_only_moves_whole_grids_and_never_worsens(cities, seed):
+    city, ids = cities[seed]
+    street = street_of(city, ids["size_above"])
+    plan = rebalance(city, street)
+    new, left = assert_sound(city, plan)
+    before = check(city, "nanchang-2002")
+    comms = set(city["communities"].loc[city["communities"]["street_code"] == street, "code"])
+    was = before[before["code"].isin(["size_above", "size_below"]) & before["ids"].map(lambda i: i[0] in comms)]
+    assert len(left) < len(was) or (plan.feasible and not len(left))
+
+
+def test_plan_round_trip_map_and_cli(cities, tmp_path):
+    city, ids = cities[2]
+    plan = split(city, ids["size_above"])
+    gpkg, js = plan.save(tmp_path / "plan")
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    assert doc["summary"]["households_moved"] == plan.summary["households_moved"]
+    again = load_plan(gpkg)
+    a, b = plan.apply(city)["communities"], again.apply(city)["communities"]
+    assert list(a["code"]) == list(b["code"])
+    assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=1e-6).all()
+    html = save_map(plan_map(plan), tmp_path / "plan.html").read_text(encoding="utf-8")
+    assert "cdn" not in html and ids["size_above"] in html and "方案后" in html
+    write_city(city, tmp_path / "city.gpkg")
+    run = CliRunner().invoke(app, ["simulate", "split", str(tmp_path / "city.gpkg"), ids["size_above"],
+                                   "--json", "--apply", str(tmp_path / "new.gpkg")])
+    assert run.exit_code == (0 if plan.feasible else 1), run.output
+    assert json.loads(run.stdout)["summary"]["households_moved"] == plan.summary["households_moved"]
+    bad = CliRunner().invoke(app, ["simulate", "split", str(tmp_path / "city.gpkg"), "NOPE"])
+    assert bad.exit_code == 2 and "NOPE" in bad.output
+
+
+def test_atoms_adjacency_matches_shared_edges(cities):
+    city, ids = cities[1]
+    a = atoms(city, "communities", parent=street_of(city, ids["size_below"]))
+    g = a.frame.geometry.values
+    k = np.random.default_rng(0).integers(len(a.i), size=20)
+    for i, j, length in zip(a.i[k], a.j[k], a.length[k]):
+        assert length == pytest.approx(g[i].boundary.intersection(g[j].boundary).length)
+    assert a.frame["households"].sum() == households_by_community(city)[0][list(set(a.frame["unit"]))].sum()
