@@ -16,7 +16,8 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from gis import check
+from conftest import ROOT
+from gis import check, read_city
 from gis.cli import app
 from gis.io import write_city
 from gis.maps import save_map
@@ -221,3 +222,16 @@ def test_atoms_adjacency_matches_shared_edges(cities):
     for i, j, length in zip(a.i[k], a.j[k], a.length[k]):
         assert length == pytest.approx(g[i].boundary.intersection(g[j].boundary).length)
     assert a.frame["households"].sum() == households_by_community(city)[0][list(set(a.frame["unit"]))].sum()
+
+
+def test_existing_errors_are_not_the_plans_and_stay_where_they_were():
+    """The sample's street 360102002000 has a hole in a grid and a grid crossing into the next
+    community: a rebalance moves atoms around them without turning either into a new error."""
+    city = read_city(ROOT / "data" / "sample.gpkg")
+    plan = rebalance(city, "360102002000", rules="nanchang-2002")
+    assert plan.summary["households_moved"] > 0
+    assert plan.summary["result_errors"] == 0 and plan.feasible
+    before = check(city, "nanchang-2002")
+    after = check(plan.apply(city), "nanchang-2002")
+    key = lambda f: {(c, tuple(sorted(i))) for c, i in zip(f["code"], f["ids"]) if c != "size_above"}
+    assert key(after[after["severity"] == "error"]) == key(before[before["severity"] == "error"])

@@ -463,6 +463,26 @@ class _Context:
         self.measure = np.append(self.measure, self.measure[k])
         return self.index[code]
 
+    def _leftovers(self, label: np.ndarray, src: gpd.GeoDataFrame) -> dict[int, list]:
+        """Land of the units before that none of their atoms covers (a gap the city already had at
+        the atom level), piece by piece, given to the unit now holding the atom it borders longest:
+        so a plan moves atoms and never turns an existing gap below into a new one at this level."""
+        a = self.atoms
+        out: dict[int, list] = {}
+        geoms = np.asarray(a.frame.geometry.values)
+        tree = shapely.STRtree(geoms)
+        for k, code in enumerate(self.label0_codes):
+            rest = shapely.difference(src.loc[code].geometry, a.union(self.label0 == k))
+            for piece in shapely.get_parts(rest):
+                if shapely.get_type_id(piece) != 3 or shapely.area(piece) <= self.rules.area_tolerance:
+                    continue
+                near = tree.query(piece, predicate="intersects")
+                if not len(near):
+                    continue
+                shared = shapely.length(shapely.intersection(shapely.boundary(geoms[near]), piece.boundary))
+                out.setdefault(int(label[near[np.argmax(shared)]]), []).append(piece)
+        return out
+
     def plan(self, operation: str, label: np.ndarray, causes: list[str], extra: dict,
              scope: str = "changed") -> Plan:
         a, crs = self.atoms, self.atoms.frame.crs
@@ -478,6 +498,7 @@ class _Context:
         res = np.bincount(label, fr["residents"], len(self.codes)).astype(np.int64)
         rows, geoms = [], []
         src = before.set_index("code")
+        extra = self._leftovers(label, src)
         for i, code in enumerate(self.codes):
             mine, was = label == i, self.label0 == i
             like = self.meta[code].get("like", code)
@@ -494,7 +515,7 @@ class _Context:
                 row["status"], g = "kept", src.loc[code].geometry
             else:
                 row["status"] = "new" if i >= n0 else "changed"
-                g = a.union(mine)
+                g = shapely.union_all([a.union(mine), *extra.get(i, [])])
             rows.append(row)
             geoms.append(g)
         units = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=crs)

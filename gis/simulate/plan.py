@@ -219,7 +219,8 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
                 _findings([], crs=units.crs), summary)
     found = result_findings(plan.apply(city), level, parent, rules)
     plan.findings = found
-    errors = found[found["severity"] == "error"]
+    existing = _keys(result_findings(city, level, parent, rules))
+    errors = found[(found["severity"] == "error") & ~_keys(found).isin(existing)]  # errors the plan made
     touched = sizes["status"].isin(["changed", "new"]) if scope == "changed" else sizes["status"] != "removed"
     out_of_bounds = sorted(sizes.index[~sizes["ok"] & touched])
     untouched = sorted(sizes.index[~sizes["ok"] & ~touched & (sizes["status"] != "removed")])
@@ -230,7 +231,7 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
         "households_moved": int(moves["households"].sum()) if len(moves) else 0,
         "residents_moved": int(moves["residents"].sum()) if len(moves) else 0,
         "atoms_moved": len(moves),
-        "result_errors": int(len(errors)),
+        "result_errors": int(len(errors)),  # new ones: errors the city had before are not the plan's
         "result_error_codes": sorted(set(errors["code"])),
         "out_of_bounds": out_of_bounds,
         "untouched_out_of_bounds": untouched,
@@ -241,12 +242,18 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
     return plan
 
 
+def _keys(found: gpd.GeoDataFrame) -> pd.Series:
+    """One key per finding: its code and sorted ids."""
+    return pd.Series([f"{c}:{','.join(sorted(map(str, ids)))}" for c, ids in zip(found["code"], found["ids"])],
+                     index=found.index, dtype=object)
+
+
 def _replace_units(lay: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """``lay`` with the plan's units: changed ones replaced in place, removed ones dropped, new ones
     appended; columns of ``lay`` kept (missing values None)."""
     live = after[after["status"] != "removed"]
     removed = set(after.loc[after["status"] == "removed", "code"])
-    by_code = live.set_index("code")
+    by_code = live[live["status"] != "kept"].set_index("code")  # kept units stay exactly as they were
     out = lay[~lay["code"].isin(removed)].copy()
     geom = out.geometry.name
     present = out["code"].isin(by_code.index)
