@@ -34,6 +34,8 @@ from importlib import resources
 from pathlib import Path
 
 import folium
+from branca.element import MacroElement
+from jinja2 import Template
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -42,7 +44,7 @@ import shapely
 from gis.atomic import replacing
 from gis.model import LABELS
 
-__all__ = ["findings_map", "save_map", "to_html", "show", "MAX_BUILDINGS", "SEVERITY_COLORS", "LEVEL_STYLES"]
+__all__ = ["base_map", "findings_map", "save_map", "to_html", "show", "MAX_BUILDINGS", "SEVERITY_COLORS", "LEVEL_STYLES"]
 
 #: Buildings drawn at most; larger layers are sampled (the layer name says so).
 MAX_BUILDINGS = 20_000
@@ -63,6 +65,21 @@ LEVEL_STYLES: dict[str, dict] = {
 _BUILDING_STYLE = {"color": "#777777", "weight": 0.6, "fillColor": "#9e9e9e", "fillOpacity": 0.6, "opacity": 0.8}
 _BACKGROUND = "#f4f3ef"
 _POINT_LAYERS = ("buildings", "facilities")
+
+
+def base_map(**options) -> folium.Map:
+    """An empty map on a plain background (no base map), with a scale bar and Leaflet's plain
+    attribution; ``options`` go to ``folium.Map``."""
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25, **options)
+    _PlainAttribution().add_to(m)
+    return m
+
+
+class _PlainAttribution(MacroElement):
+    """Leaflet's attribution prefix without its default flag icon."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.attributionControl"
+                         ".setPrefix('<a href=\"https://leafletjs.com\">Leaflet</a>');{% endmacro %}")
 
 
 def findings_map(city, found: gpd.GeoDataFrame | None = None, *, tiles: str | None = None,
@@ -107,8 +124,7 @@ def findings_map(city, found: gpd.GeoDataFrame | None = None, *, tiles: str | No
     ['社区 (1)']
     """
     buildings = _buildings(city)
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25,
-                   prefer_canvas=buildings is not None and len(buildings[0]) > CANVAS_ABOVE)
+    m = base_map(prefer_canvas=buildings is not None and len(buildings[0]) > CANVAS_ABOVE)
     if tiles:
         folium.TileLayer(tiles, attr=attribution or "底图", name="底图", overlay=False, control=False).add_to(m)
 
@@ -446,7 +462,7 @@ def coverage_map(city, cov, kinds=None, *, area_width: float = 25.0) -> folium.M
     from gis.coverage.kinds import label
 
     net = cov.network
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    m = base_map()
     crs = city.metric_crs
     if "communities" in city and len(city["communities"]):
         gdf = _wgs84(city["communities"])

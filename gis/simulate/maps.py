@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.maps import _CSS, LEVEL_STYLES, SEVERITY_COLORS, _geojson, _text, _wgs84
+from gis.maps import _CSS, LEVEL_STYLES, SEVERITY_COLORS, _geojson, _text, _wgs84, base_map
 from gis.model import LABELS
 
 OPERATIONS = {"repair": "修复", "merge": "合并", "split": "拆分", "rebalance": "调整", "redraw": "重划"}
@@ -34,7 +34,7 @@ def plan_map(plan) -> folium.Map:
     """A folium map of ``plan``: units before (grey dashed) and after (the level's colour, tooltip
     with sizes and status), moved atoms (orange, tooltip from → to and households), areas gained
     (green) and lost (red), and the findings of the result."""
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    m = base_map()
     lab = LABELS.get(plan.level, plan.level)
     sizes = plan.sizes
     before = _wgs84(_solid(plan.before))
