@@ -228,6 +228,11 @@ def coverage(
         err.print(f"map: {map_}")
 
 
+from api.cli import register  # noqa: E402  load, export, serve: the store and the service
+
+register(app)
+
+
 from gis.simulate.cli import app as simulate_app  # noqa: E402
 
 app.add_typer(simulate_app, name="simulate")

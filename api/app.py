@@ -1,0 +1,51 @@
+"""The web service: ``create_app(settings)`` builds the FastAPI app over a store.
+
+OpenAPI at ``/openapi.json``; its documentation at ``/docs`` is Swagger UI served from
+``api/static/swagger-ui`` (vendored, no CDN: the page works with no internet).
+
+>>> from fastapi.testclient import TestClient
+>>> client = TestClient(create_app(Settings(database_url="sqlite://")))
+>>> client.get("/conformance").json()["conformsTo"][0]
+'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import add_exception_handlers
+from api.routes import features, findings
+from api.settings import Settings
+from api.store import Store
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    """The app over ``store`` (default: the one ``settings.database_url`` names)."""
+    settings = settings or Settings()
+    app = FastAPI(title=settings.title, version="0.1.0", docs_url=None, redoc_url=None,
+                  description="OGC API – Features over the stored city, and its findings.")
+    app.state.settings = settings
+    app.state.store = store or Store(settings.database_url)
+    app.state.findings = findings.FindingsCache(app.state.store, settings.findings_cache)
+    add_exception_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request):
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{settings.title} — API",
+            swagger_js_url=f"{root}/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{root}/static/swagger-ui/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None})
+
+    app.include_router(features.router(settings))
+    app.include_router(findings.router(settings))
+    return app

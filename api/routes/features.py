@@ -1,0 +1,184 @@
+"""OGC API – Features (Part 1: Core, GeoJSON, OpenAPI 3) read endpoints over the stored city.
+
+``/`` landing page, ``/conformance``, ``/collections``, ``/collections/{layer}``,
+``/collections/{layer}/items`` (GeoJSON in WGS84; ``bbox``, ``limit``, ``offset``; ``next`` links) and
+``/collections/{layer}/items/{code}``.
+"""
+
+import json
+import math
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import shapely
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api.errors import InvalidParameterError
+from api.settings import Settings
+from api.store import NotFoundError, Store
+from gis.model import LABELS, SCHEMA
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """``minx,miny,maxx,maxy`` (or with z: 6 numbers) in WGS84 lon/lat, checked.
+
+    >>> parse_bbox("115.8,28.6,115.9,28.7")
+    (115.8, 28.6, 115.9, 28.7)
+    """
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise InvalidParameterError(f"bbox must be 4 comma-separated numbers minx,miny,maxx,maxy; got {text!r}") from None
+    if len(nums) == 6:
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    if len(nums) != 4 or not all(math.isfinite(n) for n in nums):
+        raise InvalidParameterError(f"bbox must be 4 comma-separated numbers minx,miny,maxx,maxy; got {text!r}")
+    minx, miny, maxx, maxy = nums
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise InvalidParameterError(f"bbox is longitude/latitude (WGS84): -180..180, -90..90; got {text!r}")
+    if minx > maxx or miny > maxy:
+        raise InvalidParameterError(f"bbox needs minx ≤ maxx and miny ≤ maxy (boxes across the antimeridian "
+                                    f"are not supported); got {text!r}")
+    return minx, miny, maxx, maxy
+
+
+def features_json(frame, layer: str) -> list[dict]:
+    """GeoJSON features (WGS84) of a page of ``layer``; ``id`` is the feature's code."""
+    wgs = frame.to_crs(4326) if frame.crs is not None and len(frame) and not frame.crs.equals(4326) else frame
+    geoms = shapely.to_geojson(np.asarray(wgs.geometry.values, dtype=object))
+    props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    records = props.astype(object).where(props.notna(), None).to_dict("records")
+    out = []
+    for rec, g in zip(records, geoms):
+        f = {"type": "Feature", "geometry": json.loads(g) if g is not None else None, "properties": rec}
+        if rec.get("code") is not None:
+            f["id"] = rec["code"]
+        out.append(f)
+    return out
+
+
+def _json(body: dict, media_type: str = "application/json") -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=_default), media_type=media_type)
+
+
+def _default(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    raise TypeError(f"{type(v).__name__} is not JSON")
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def router(settings: Settings) -> APIRouter:
+    """The read endpoints; ``limit`` bounds come from ``settings``."""
+    api = APIRouter()
+
+    def store(request: Request) -> Store:
+        return request.app.state.store
+
+    def collection(request: Request, layer: str, info: dict) -> dict:
+        base = _base(request)
+        extent = store(request).extent(layer)
+        c = {"id": layer, "title": f"{LABELS.get(layer, layer)} ({layer})",
+             "description": f"{info['count']} features; columns: {', '.join(info['columns'])}",
+             "itemType": "feature", "crs": [CRS84],
+             "links": [{"href": f"{base}/collections/{layer}", "rel": "self", "type": "application/json"},
+                       {"href": f"{base}/collections/{layer}/items", "rel": "items", "type": GEOJSON,
+                        "title": f"{layer} as GeoJSON"}]}
+        if extent is not None:
+            c["extent"] = {"spatial": {"bbox": [list(extent)], "crs": CRS84}}
+        return c
+
+    def layer_info(request: Request, layer: str) -> dict:
+        layers = store(request).layers()
+        if layer not in layers:
+            known = ", ".join(layers) or "none: no city loaded"
+            raise NotFoundError(f"no collection {layer!r} (collections: {known})")
+        return layers[layer]
+
+    @api.get("/", summary="Landing page")
+    def landing(request: Request):
+        base = _base(request)
+        return _json({
+            "title": settings.title,
+            "description": "Streets, communities, grids, buildings and facilities of the stored city "
+                           "(OGC API – Features), and its findings (/findings).",
+            "links": [
+                {"href": f"{base}/", "rel": "self", "type": "application/json", "title": "this document"},
+                {"href": f"{base}/openapi.json", "rel": "service-desc",
+                 "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"},
+                {"href": f"{base}/docs", "rel": "service-doc", "type": "text/html", "title": "the API documentation"},
+                {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json"},
+                {"href": f"{base}/collections", "rel": "data", "type": "application/json"},
+                {"href": f"{base}/findings", "rel": "related", "type": "application/json",
+                 "title": "findings of the stored city (wangge check)"},
+            ]})
+
+    @api.get("/conformance", summary="Conformance classes")
+    def conformance():
+        return _json({"conformsTo": CONFORMANCE})
+
+    @api.get("/collections", summary="The layers of the stored city")
+    def collections(request: Request):
+        base = _base(request)
+        cols = [collection(request, layer, info) for layer, info in store(request).layers().items()]
+        return _json({"collections": cols,
+                      "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}]})
+
+    @api.get("/collections/{layer}", summary="One layer")
+    def one_collection(request: Request, layer: Annotated[str, Path(description=f"one of {', '.join(SCHEMA)}")]):
+        return _json(collection(request, layer, layer_info(request, layer)))
+
+    @api.get("/collections/{layer}/items", summary="Features of a layer (GeoJSON, WGS84)",
+             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+    def items(
+        request: Request,
+        layer: str,
+        bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in WGS84 longitude/latitude: "
+                                                       "the features intersecting this box")] = None,
+        limit: Annotated[int, Query(ge=1, le=settings.max_limit, description="features per page")]
+        = settings.default_limit,
+        offset: Annotated[int, Query(ge=0, description="features to skip (see the next link)")] = 0,
+    ):
+        layer_info(request, layer)
+        box = parse_bbox(bbox)
+        page = store(request).features(layer, bbox=box, limit=limit, offset=offset)
+        url = request.url
+        links = [{"href": str(url), "rel": "self", "type": GEOJSON},
+                 {"href": f"{_base(request)}/collections/{layer}", "rel": "collection", "type": "application/json"}]
+        if offset + len(page.frame) < page.matched:
+            links.append({"href": str(url.include_query_params(offset=offset + limit, limit=limit)),
+                          "rel": "next", "type": GEOJSON})
+        if offset > 0:
+            links.append({"href": str(url.include_query_params(offset=max(offset - limit, 0), limit=limit)),
+                          "rel": "prev", "type": GEOJSON})
+        return _json({"type": "FeatureCollection", "features": features_json(page.frame, layer),
+                      "numberMatched": page.matched, "numberReturned": len(page.frame), "links": links}, GEOJSON)
+
+    @api.get("/collections/{layer}/items/{code}", summary="One feature by its code (GeoJSON, WGS84)",
+             response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+    def item(request: Request, layer: str, code: str):
+        layer_info(request, layer)
+        feature = features_json(store(request).feature(layer, code), layer)[0]
+        base = _base(request)
+        feature["links"] = [{"href": str(request.url), "rel": "self", "type": GEOJSON},
+                            {"href": f"{base}/collections/{layer}", "rel": "collection", "type": "application/json"}]
+        return _json(feature, GEOJSON)
+
+    return api

@@ -1,0 +1,36 @@
+"""Settings of the store and the service, from ``WANGGE_*`` environment variables.
+
+>>> Settings(database_url="sqlite:///city.sqlite").max_limit
+10000
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_database_url() -> str:
+    """The embedded store: a SQLite file under ``$XDG_DATA_HOME/wangge`` (``~/.local/share/wangge``)."""
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{data / 'wangge' / 'wangge.sqlite'}"
+
+
+class Settings(BaseSettings):
+    """``WANGGE_DATABASE_URL`` names a PostGIS database (``postgresql+psycopg://user:pw@host/db``) or a
+    SQLite file (``sqlite:///path``); unset, the embedded SQLite store is used."""
+
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", extra="ignore")
+
+    database_url: str = Field(default_factory=default_database_url)
+    title: str = "wangge (网格)"
+    default_limit: int = Field(100, ge=1)
+    max_limit: int = Field(10000, ge=1)
+    default_rules: str = "national"
+    sample: Path = ROOT / "data" / "sample.gpkg"
+    findings_cache: int = Field(8, ge=1, description="findings kept per (city version, rule set)")

@@ -1,0 +1,402 @@
+"""The store: a city in a database, PostGIS or the embedded SQLite default, behind one interface.
+
+``Store(url)`` opens (and migrates, with alembic) the database named by ``url``:
+``postgresql+psycopg://…`` for PostGIS, ``sqlite:///path`` for the embedded store, which needs no
+server (this Python's sqlite3 cannot load SpatiaLite: geometry is WKB with bounding-box columns, an
+R*Tree narrows spatial queries and shapely decides them). Both answer the same questions the same way.
+
+- :meth:`Store.load` replaces the stored city with a :class:`gis.model.City` in one transaction (all
+  or nothing) and appends a row to the history; its number is the new city version.
+- :meth:`Store.city` reads the stored city back as a ``City`` (``gis.io.write_city`` exports it).
+- :meth:`Store.features` pages through a layer, optionally the features intersecting a WGS84 bbox;
+  :meth:`Store.feature` finds one by code.
+
+Examples
+--------
+>>> from gis import read_city
+>>> store = Store("sqlite://")                        # in memory; a file: sqlite:///city.sqlite
+>>> store.load(read_city("data/sample.gpkg"), source="sample.gpkg")
+1
+>>> page = store.features("grids", bbox=(115.85, 28.68, 115.87, 28.70), limit=5)
+>>> page.matched >= len(page.frame)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from api.models import LAYERS, TABLES, versions
+from gis.errors import InputError, WanggeError
+from gis.model import SCHEMA, City
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BBOX = ("minx", "miny", "maxx", "maxy")
+
+
+class StoreError(WanggeError):
+    """The database could not be reached or used."""
+
+
+class NotFoundError(StoreError):
+    """No such layer or feature in the stored city."""
+
+
+class EmptyStoreError(NotFoundError):
+    """No city has been loaded into the store yet."""
+
+
+class ConflictError(StoreError):
+    """The request names more than one thing (a code shared by several features)."""
+
+
+@dataclass
+class Page:
+    """One page of a layer: ``frame`` (in the city's CRS, in source order) and how many matched."""
+
+    frame: gpd.GeoDataFrame
+    matched: int
+
+
+def _redacted(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+class Store:
+    """A city in a database (see the module docstring).
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL: ``postgresql+psycopg://user:password@host:port/db`` (PostGIS, with the
+        ``postgis`` extension created) or ``sqlite:///path/to/file.sqlite`` (``sqlite://`` in memory).
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError as e:
+            raise StoreError(f"not a database URL: {url!r} ({e})") from None
+        self.postgis = parsed.get_backend_name() == "postgresql"
+        if not self.postgis and parsed.get_backend_name() != "sqlite":
+            raise StoreError(f"unsupported database {parsed.get_backend_name()!r}: use postgresql+psycopg:// "
+                             "(PostGIS) or sqlite:/// (embedded)")
+        if self.postgis:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        else:
+            memory = parsed.database in (None, "", ":memory:")
+            if not memory:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(url, poolclass=StaticPool if memory else None,
+                                           connect_args={"check_same_thread": False, "timeout": 30})
+            _sqlite_transactions(self.engine, wal=not memory)
+        self._lock = threading.Lock()  # one writer per Store object (the database serialises the rest)
+        self.migrate()
+        self.rtree = not self.postgis and sa.inspect(self.engine).has_table("grids_rtree")
+
+    def __repr__(self) -> str:
+        return f"Store({_redacted(self.url)!r})"
+
+    # -- schema ---------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest alembic revision (does nothing when it is there)."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        try:
+            with self.engine.begin() as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
+                if self.postgis:  # two processes opening a new database: one migrates, one waits
+                    conn.execute(sa.text("select pg_advisory_xact_lock(hashtext('wangge-migrate'))"))
+                    if MigrationContext.configure(conn).get_current_revision() == head:
+                        return
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except sa.exc.OperationalError as e:
+            raise StoreError(f"cannot open the database {_redacted(self.url)}: {_first_line(e)}") from None
+        except sa.exc.ProgrammingError as e:
+            hint = " (is the postgis extension created? create extension postgis)" if self.postgis else ""
+            raise StoreError(f"cannot set up the database {_redacted(self.url)}: {_first_line(e)}{hint}") from None
+
+    # -- history ---------------------------------------------------------------------------------------
+
+    def version(self) -> int:
+        """The number of the stored city's version (0: nothing loaded yet)."""
+        with self._connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(versions.c.version), 0))).scalar())
+
+    def history(self) -> list[dict]:
+        """Every version, oldest first: ``version``, ``created_at``, ``action``, ``source``, ``layers``."""
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(versions).order_by(versions.c.version)).mappings().all()
+        out = [{k: v for k, v in r.items() if k not in ("crs", "srid")} for r in rows]
+        for r in out:  # SQLite keeps no time zone: the times are written in UTC
+            r["created_at"] = r["created_at"].replace(tzinfo=r["created_at"].tzinfo or timezone.utc)
+        return out
+
+    def _current(self, conn) -> dict:
+        row = conn.execute(sa.select(versions).order_by(versions.c.version.desc()).limit(1)).mappings().first()
+        if row is None:
+            raise EmptyStoreError("no city loaded yet: wangge load CITY.gpkg")
+        return dict(row)
+
+    # -- writing ---------------------------------------------------------------------------------------
+
+    def load(self, city: City, *, source: str | None = None) -> int:
+        """Replace the stored city with ``city`` in one transaction; return the new version number."""
+        unknown = sorted(set(city.layers) - set(LAYERS))
+        if unknown:
+            raise InputError(f"unknown layer(s) {unknown}; a store holds {', '.join(LAYERS)}", file=source)
+        crs = city.crs
+        epsg = crs.to_epsg() if crs is not None else None
+        srid = epsg or 0
+        rows = {name: _rows(name, gdf, srid if self.postgis else None) for name, gdf in city.layers.items()}
+        meta = {name: {"columns": [c for c in gdf.columns if c != gdf.geometry.name], "count": len(gdf)}
+                for name, gdf in city.layers.items()}
+        with self._lock, self._connect(write=True) as conn, conn.begin():
+            if self.postgis:
+                conn.execute(sa.text("lock table versions in exclusive mode"))
+            version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(versions.c.version), 0))).scalar()) + 1
+            for name in LAYERS:
+                conn.execute(sa.delete(TABLES[name]))
+            for name, records in rows.items():
+                self._insert(conn, name, records)
+            conn.execute(sa.insert(versions).values(
+                version=version, created_at=datetime.now(timezone.utc), action="load", source=source or city.source,
+                crs=crs.to_wkt() if crs is not None else "", srid=srid, layers=meta))
+        return version
+
+    def _insert(self, conn, name: str, records: list[dict]) -> None:
+        """Insert one layer's rows (a seam for tests of atomicity)."""
+        if records:
+            conn.execute(sa.insert(TABLES[name]), records)
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def city(self) -> City:
+        """The stored city, layers in their stored order and CRS."""
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, City]:
+        """The stored city and its version number, read in one consistent transaction."""
+        with self._connect() as conn, conn.begin():
+            if self.postgis:
+                conn.execute(sa.text("set transaction isolation level repeatable read"))
+            cur = self._current(conn)
+            crs = pyproj.CRS.from_wkt(cur["crs"]) if cur["crs"] else None
+            layers = {}
+            for name, info in cur["layers"].items():
+                table = TABLES[name]
+                rows = conn.execute(sa.select(table).order_by(table.c.fid)).mappings().all()
+                layers[name] = _frame(name, rows, info["columns"], crs)
+        return int(cur["version"]), City(layers, source=f"{_redacted(self.url)} version {cur['version']}")
+
+    def layers(self) -> dict[str, dict]:
+        """Layers of the stored city: ``{layer: {"columns": [...], "count": n}}`` ({} when empty)."""
+        with self._connect() as conn:
+            try:
+                return self._current(conn)["layers"]
+            except EmptyStoreError:
+                return {}
+
+    def crs(self) -> pyproj.CRS:
+        """The CRS the city is stored in."""
+        with self._connect() as conn:
+            return pyproj.CRS.from_wkt(self._current(conn)["crs"])
+
+    def extent(self, layer: str) -> tuple[float, float, float, float] | None:
+        """Bounds of ``layer`` in WGS84 (lon/lat), or None when it has no geometry."""
+        with self._connect() as conn:
+            cur = self._layer(conn, layer)
+            t = TABLES[layer]
+            b = conn.execute(sa.select(sa.func.min(t.c.minx), sa.func.min(t.c.miny),
+                                       sa.func.max(t.c.maxx), sa.func.max(t.c.maxy))).one()
+        if b[0] is None:
+            return None
+        crs = pyproj.CRS.from_wkt(cur["crs"])
+        if crs.equals(pyproj.CRS(4326)):
+            return tuple(b)
+        to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+        return tuple(float(v) for v in to_wgs.transform_bounds(*b, densify_pts=21))
+
+    def features(self, layer: str, *, bbox=None, limit: int = 100, offset: int = 0) -> Page:
+        """Features of ``layer`` in source order, those intersecting ``bbox`` (WGS84 lon/lat) if given.
+
+        The bbox is densified and projected to the city's CRS, so both backends test the same polygon.
+        """
+        with self._connect() as conn:
+            cur = self._layer(conn, layer)
+            t = TABLES[layer]
+            columns = cur["layers"][layer]["columns"]
+            crs = pyproj.CRS.from_wkt(cur["crs"])
+            query = sa.select(t).order_by(t.c.fid)
+            if bbox is None:
+                matched = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
+            else:
+                area = query_area(bbox, crs)
+                if self.postgis:
+                    test = sa.func.ST_Intersects(t.c.geom, sa.func.ST_GeomFromEWKB(
+                        sa.literal(shapely.to_wkb(shapely.set_srid(area, cur["srid"]), include_srid=True),
+                                   sa.LargeBinary)))
+                    matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(test)).scalar()
+                    rows = conn.execute(query.where(test).limit(limit).offset(offset)).mappings().all()
+                else:
+                    fids = self._intersecting(conn, layer, area)
+                    matched, page = len(fids), fids[offset:offset + limit]
+                    rows = conn.execute(query.where(t.c.fid.in_(page))).mappings().all() if page else []
+        return Page(_frame(layer, rows, columns, crs), int(matched))
+
+    def _intersecting(self, conn, layer: str, area) -> list[int]:
+        """SQLite: fids of the features intersecting ``area`` (R*Tree or bbox columns, then shapely)."""
+        t = TABLES[layer]
+        minx, miny, maxx, maxy = shapely.bounds(area)
+        if self.rtree:
+            r = sa.table(f"{layer}_rtree", sa.column("id"), *(sa.column(c) for c in BBOX))
+            near = (sa.select(t.c.fid, t.c.geom).join(r, r.c.id == t.c.fid)
+                    .where(r.c.minx <= maxx, r.c.maxx >= minx, r.c.miny <= maxy, r.c.maxy >= miny))
+        else:
+            near = sa.select(t.c.fid, t.c.geom).where(t.c.minx <= maxx, t.c.maxx >= minx,
+                                                      t.c.miny <= maxy, t.c.maxy >= miny)
+        found = conn.execute(near).all()
+        if not found:
+            return []
+        fids = np.array([f for f, _ in found])
+        geoms = np.array([g for _, g in found], dtype=object)
+        return sorted(fids[shapely.intersects(geoms, area)].tolist())
+
+    def feature(self, layer: str, code: str) -> gpd.GeoDataFrame:
+        """The feature of ``layer`` with this ``code`` (one row)."""
+        with self._connect() as conn:
+            cur = self._layer(conn, layer)
+            t = TABLES[layer]
+            if "code" not in cur["layers"][layer]["columns"]:
+                raise NotFoundError(f"{layer} has no codes")
+            rows = conn.execute(sa.select(t).where(t.c.code == code).order_by(t.c.fid).limit(3)).mappings().all()
+        if not rows:
+            raise NotFoundError(f"no feature with code {code!r} in {layer}")
+        if len(rows) > 1:
+            raise ConflictError(f"code {code!r} is not unique in {layer} (feature fids "
+                                f"{', '.join(str(r['fid']) for r in rows)}{'…' if len(rows) > 2 else ''}); "
+                                "see the duplicate_id findings")
+        return _frame(layer, rows, cur["layers"][layer]["columns"], pyproj.CRS.from_wkt(cur["crs"]))
+
+    def _layer(self, conn, layer: str) -> dict:
+        cur = self._current(conn)
+        if layer not in cur["layers"]:
+            raise NotFoundError(f"no layer {layer!r} in the stored city (it has: {', '.join(cur['layers'])})")
+        return cur
+
+    def _connect(self, write: bool = False):
+        try:
+            conn = self.engine.connect()
+        except sa.exc.OperationalError as e:
+            raise StoreError(f"cannot reach the database {_redacted(self.url)}: {_first_line(e)}") from None
+        return conn.execution_options(sqlite_write=True) if write else conn
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def query_area(bbox, crs: pyproj.CRS):
+    """The WGS84 ``bbox`` (minx, miny, maxx, maxy) as a densified polygon in ``crs``.
+
+    >>> area = query_area((115.85, 28.68, 115.87, 28.70), pyproj.CRS(4548))
+    >>> len(shapely.get_coordinates(area)) > 5
+    True
+    """
+    box = shapely.segmentize(shapely.box(*bbox), max_segment_length=max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / 20)
+    if crs.equals(pyproj.CRS(4326)):
+        return box
+    to_crs = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    return shapely.transform(box, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
+
+
+def _first_line(e: Exception) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _sqlite_transactions(engine, wal: bool) -> None:
+    """Real transactions on SQLite: BEGIN (IMMEDIATE for writers) instead of pysqlite's implicit ones."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        if wal:
+            dbapi_connection.execute("pragma journal_mode=wal")
+        dbapi_connection.execute("pragma busy_timeout=30000")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("begin immediate" if conn.get_execution_options().get("sqlite_write") else "begin")
+
+
+def _native(v):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _rows(name: str, gdf: gpd.GeoDataFrame, srid: int | None) -> list[dict]:
+    """Row dicts of one layer: standard columns typed, other columns as JSON, bbox, geometry."""
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    geoms = np.where(shapely.is_missing(geoms), None, geoms)
+    bounds = shapely.bounds(geoms)
+    if srid is not None:
+        geoms = shapely.set_srid(geoms, srid)
+    standard = [c for c in SCHEMA[name] if c in gdf.columns]
+    extras = [c for c in gdf.columns if c not in SCHEMA[name] and c != gdf.geometry.name]
+    extra = (json.loads(pd.DataFrame(gdf[extras]).to_json(orient="records", force_ascii=False, date_format="iso"))
+             if extras else [None] * len(gdf))
+    records = pd.DataFrame(gdf[standard]).astype(object).to_dict("records")
+    out = []
+    for i, rec in enumerate(records):
+        row = {k: _native(v) for k, v in rec.items()}
+        row.update(fid=i + 1, extra=extra[i], geom=geoms[i],
+                   **{k: (None if np.isnan(b) else float(b)) for k, b in zip(BBOX, bounds[i])})
+        out.append(row)
+    return out
+
+
+def _frame(name: str, rows, columns: list[str], crs) -> gpd.GeoDataFrame:
+    """A layer's GeoDataFrame from stored rows: its columns in their order, standard dtypes."""
+    extra = pd.DataFrame([r["extra"] or {} for r in rows], index=range(len(rows)))
+    data = {}
+    for col in columns:
+        kind = SCHEMA[name].get(col)
+        if kind is None:
+            data[col] = extra[col] if col in extra else pd.Series([None] * len(rows), dtype=object)
+            continue
+        values = pd.Series([r[col] for r in rows], dtype=object)
+        if kind == "int":
+            data[col] = values.astype("int64") if values.notna().all() else values.astype("Int64")
+        elif kind == "float":
+            data[col] = pd.to_numeric(values, errors="coerce").astype(float)
+        elif kind == "bool":
+            data[col] = values.astype(bool) if values.notna().all() else values.astype("boolean")
+        else:
+            data[col] = values
+    geometry = gpd.GeoSeries(np.array([r["geom"] for r in rows], dtype=object), crs=crs)
+    return gpd.GeoDataFrame(pd.DataFrame(data, index=range(len(rows))), geometry=geometry.values, crs=crs)

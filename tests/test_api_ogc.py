@@ -1,0 +1,82 @@
+"""A real OGC client reads the API: ``wangge serve`` in a subprocess, read with GDAL's OAPIF driver.
+
+The server runs in another process because pyogrio holds the GIL while GDAL waits for the answer.
+"""
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pyogrio
+import pytest
+import shapely
+
+from api.store import Store
+from api.testing import scratch_schema
+from gis import read_city
+from test_store import _postgis_or_skip
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def server(request, tmp_path_factory, root):
+    """``wangge serve`` on an empty store (it loads the sample) at a free port on 127.0.0.1."""
+    ctx = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'store.sqlite'}"
+    else:
+        ctx = scratch_schema(_postgis_or_skip())
+        url = ctx.__enter__()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    wangge = Path(sys.executable).parent / "wangge"
+    log = tmp_path_factory.mktemp("log") / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(wangge), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=root)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(base + "/", timeout=2, trust_env=False)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"wangge serve did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+    yield base, url
+    proc.terminate()
+    proc.wait(10)
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_TIMEOUT": "30"})
+
+
+def test_gdal_reads_what_serve_loaded(server, root):
+    """One test per backend: starting the server is the slow part (and xdist would start it twice)."""
+    base, url = server
+    store = Store(url)
+    assert store.version() == 1 and store.history()[0]["source"].endswith("sample.gpkg")  # empty: sample
+    store.close()
+    names = [name for name, _ in pyogrio.list_layers(f"OAPIF:{base}")]
+    sample = read_city(root / "data" / "sample.gpkg")
+    assert sorted(names) == sorted(sample.layers)
+    got = pyogrio.read_dataframe(f"OAPIF:{base}", layer="grids")
+    want = sample["grids"].to_crs(4326)
+    assert len(got) == len(want) == 119
+    assert got.crs.to_epsg() == 4326
+    for col in ("code", "name", "community_code", "kind", "basis"):
+        assert got[col].tolist() == want[col].tolist(), col
+    assert shapely.equals_exact(got.geometry.values, want.geometry.values, tolerance=1e-9).all()
+    buildings = pyogrio.read_dataframe(f"OAPIF:{base}", layer="buildings")  # several pages
+    assert buildings["code"].tolist() == sample["buildings"]["code"].tolist()
