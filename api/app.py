@@ -18,11 +18,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import add_exception_handlers
-from api.routes import features, findings
+from api.routes import features, findings, viewer
 from api.settings import Settings
 from api.store import Store
 
 STATIC = Path(__file__).resolve().parent / "static"
+LEAFLET = Path(__file__).resolve().parents[1] / "gis" / "static" / "leaflet"
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.store = store or Store(settings.database_url)
     app.state.findings = findings.FindingsCache(app.state.store, settings.findings_cache)
     add_exception_handlers(app)
+    app.mount("/static/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")  # before /static
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -48,4 +50,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     app.include_router(features.router(settings))
     app.include_router(findings.router(settings))
+    app.include_router(viewer.router(settings))
     return app

@@ -34,3 +34,6 @@ class Settings(BaseSettings):
     default_rules: str = "national"
     sample: Path = ROOT / "data" / "sample.gpkg"
     findings_cache: int = Field(8, ge=1, description="findings kept per (city version, rule set)")
+    tiles_url: str | None = Field(None, description="base-map tile URL template for the viewer; none: a plain "
+                                                    "background (street offices' intranets have no internet)")
+    tiles_attribution: str = ""

@@ -15,6 +15,7 @@ import shapely
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.errors import InvalidParameterError
+from api.routes import viewer
 from api.settings import Settings
 from api.store import NotFoundError, Store
 from gis.model import LABELS, SCHEMA
@@ -112,8 +113,10 @@ def router(settings: Settings) -> APIRouter:
             raise NotFoundError(f"no collection {layer!r} (collections: {known})")
         return layers[layer]
 
-    @api.get("/", summary="Landing page")
+    @api.get("/", summary="Landing page (browsers asking for HTML get the viewer)")
     def landing(request: Request):
+        if viewer.wants_html(request):
+            return viewer.page()
         base = _base(request)
         return _json({
             "title": settings.title,

@@ -11,6 +11,7 @@ const LEVELS = [
 const HOUSEHOLD_CLASSES = [[0, "#fee5d9"], [20, "#fcae91"], [50, "#fb6a4a"], [100, "#de2d26"], [200, "#a50f15"]];
 const SEVERITY = { error: "#d62728", warning: "#ff7f0e" };
 const map = L.map("map", { preferCanvas: true, zoomControl: true });
+map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
 const status = document.getElementById("status");
 let findingsLayer = null;
