@@ -21,7 +21,7 @@ from gis import check, read_city
 from gis.cli import app
 from gis.io import write_city
 from gis.maps import save_map
-from gis.simulate import atoms, load_plan, merge, plan_map, rebalance, split
+from gis.simulate import atoms, load_plan, merge, plan_map, rebalance, redraw, split
 from gis.synth import synth
 
 SEEDS = [1, 2, 3, 4, 5, 6]
@@ -100,7 +100,7 @@ def assert_sound(city, plan):
     for a, b in estate_pairs(city, street):
         assert now[a] == now[b], f"estate split between {a} and {b}"
     size_codes = found[found["code"].isin(["size_above", "size_below"]) & (found["layer"] == "communities")]
-    scope = set(plan.units["code"]) if plan.operation == "rebalance" else \
+    scope = set(plan.units["code"]) if plan.operation in ("rebalance", "redraw") else \
         set(plan.units.loc[plan.units["status"].isin(["changed", "new"]), "code"])
     in_street = size_codes[size_codes["ids"].map(lambda ids: ids[0] in scope)]
     if plan.feasible:
@@ -235,3 +235,129 @@ def test_existing_errors_are_not_the_plans_and_stay_where_they_were():
     after = check(plan.apply(city), "nanchang-2002")
     key = lambda f: {(c, tuple(sorted(i))) for c, i in zip(f["code"], f["ids"]) if c != "size_above"}
     assert key(after[after["severity"] == "error"]) == key(before[before["severity"] == "error"])
+
+
+# ---- redraw ----------------------------------------------------------------------------------------
+
+def units_of(new, street):
+    """Communities of ``street`` in the applied city that hold at least one grid → {code: grid codes}."""
+    comms = set(new["communities"].loc[new["communities"]["street_code"] == street, "code"])
+    g = new["grids"][new["grids"]["community_code"].isin(comms)]
+    return g.groupby("community_code")["code"].agg(set).to_dict()
+
+
+def moved_households(city, label):
+    """Households in grids whose community in ``label`` (grid code → community) differs from now."""
+    was = city["grids"].set_index("code")["community_code"]
+    gh = city["buildings"].groupby("grid_code")["households"].sum()
+    moved = [g for g, c in label.items() if was[g] != c]
+    return int(gh.reindex(moved).fillna(0).sum())
+
+
+def plain_partition(city, street, k, seed):
+    """A plain recursive spanning-tree partition (split's machinery, no steering, no relabelling):
+    part p takes the p-th current community's code → grid code → community."""
+    from gis.rules import load_rules
+    from gis.simulate.partition import _block_edges, _Context, _tree_partition
+
+    a = atoms(city, "communities", parent=street)
+    ctx = _Context(city, a, "communities", load_rules("nanchang-2002"))
+    nb = ctx.block.max() + 1
+    bi, bj, _ = _block_edges(ctx)
+    part = _tree_partition(nb, bi, bj, np.bincount(ctx.block, ctx.w, nb), k, LO, HI,
+                           np.random.default_rng(seed))[ctx.block]
+    codes = sorted(set(a.frame["unit"]))
+    return {g: codes[p] if p < len(codes) else f"new{p}" for g, p in zip(a.frame["code"], part)}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_redraw_is_sound_within_bounds_and_moves_few(cities, seed):
+    city, ids = cities[seed]
+    street = street_of(city, ids["size_above"])
+    plan = redraw(city, street)
+    new, _ = assert_sound(city, plan)  # contiguity, exact cover, households conserved, estates whole
+    k = plan.summary["k"]
+    units = units_of(new, street)
+    assert len(units) == k == plan.summary["units_after"]
+    grids = city["grids"]
+    mine = set(grids.loc[grids["community_code"].isin(set(city["communities"].loc[
+        city["communities"]["street_code"] == street, "code"])), "code"])
+    assert set().union(*units.values()) == mine and sum(map(len, units.values())) == len(mine)  # exact cover
+    hh, _ = households_by_community(new)
+    inside = hh[list(units)]
+    # rebalance from the current lines is a witness of feasibility; redraw must then be feasible too
+    # and move no more households than it
+    reb = rebalance(city, street)
+    if reb.feasible:
+        assert plan.feasible
+        assert plan.summary["households_moved"] <= reb.summary["households_moved"]
+    if plan.feasible:
+        assert inside.between(LO, HI).all(), inside[~inside.between(LO, HI)]
+    now = new["grids"].set_index("code")["community_code"]
+    assert plan.summary["households_moved"] == moved_households(city, now[list(mine)].to_dict())
+    for s in range(3):
+        assert plan.summary["households_moved"] <= moved_households(city, plain_partition(city, street, k, s))
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_redraw_keeps_clean_lines(seed):
+    city, _ = synth(300, seed)
+    for street in city["streets"]["code"]:
+        plan = redraw(city, street)
+        assert plan.feasible and plan.summary["households_moved"] == 0, (street, plan.summary["causes"])
+        assert (plan.units["status"] == "kept").all()
+
+
+def test_redraw_with_k_units(cities):
+    city, ids = cities[2]
+    street = street_of(city, ids["size_above"])
+    n = int((city["communities"]["street_code"] == street).sum())
+    plan = redraw(city, street, k=n - 1)
+    new, _ = assert_sound(city, plan)
+    assert len(units_of(new, street)) == n - 1 and plan.summary["units_after"] == n - 1
+    removed = plan.units[plan.units["status"] == "removed"]
+    assert len(removed) == 1
+    plan = redraw(city, street, k=n + 1)
+    new, _ = assert_sound(city, plan)
+    assert len(units_of(new, street)) == n + 1
+    assert (plan.units["status"] == "new").sum() == 1
+
+
+def test_redraw_infeasible_names_its_cause(cities):
+    city, ids = cities[3]
+    street = street_of(city, ids["size_above"])
+    hh, _ = households_by_community(city)
+    comms = city["communities"].loc[city["communities"]["street_code"] == street, "code"]
+    total = int(hh[list(comms)].sum())
+    k = total // LO + 1  # one unit too many for the minimum
+    plan = redraw(city, street, k=k)
+    assert not plan.feasible and plan.summary["units_after"] == k
+    assert any(f"分成 {k} 个单位" in c for c in plan.summary["causes"])
+    assert_sound(city, plan)
+    big = ids["size_above"]  # a grid alone over the maximum
+    g = city["grids"][city["grids"]["community_code"] == big]["code"].iloc[0]
+    b = city["buildings"].copy()
+    b.loc[b["grid_code"] == g, "households"] = 2400 // (b["grid_code"] == g).sum() + 1
+    city2 = type(city)({**city.layers, "buildings": b}, metric_crs=city.metric_crs)
+    plan = redraw(city2, street)
+    assert not plan.feasible and any(g in c and "超过上限" in c for c in plan.summary["causes"])
+
+
+def test_redraw_cli(cities, tmp_path):
+    city, ids = cities[2]
+    street = street_of(city, ids["size_above"])
+    plan = redraw(city, street)
+    write_city(city, tmp_path / "city.gpkg")
+    run = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--json",
+                                   "--apply", str(tmp_path / "new.gpkg"), "--out", str(tmp_path / "plan")])
+    assert run.exit_code == (0 if plan.feasible else 1), run.output
+    assert json.loads(run.stdout)["summary"]["households_moved"] == plan.summary["households_moved"]
+    assert (tmp_path / "plan.json").exists() and (tmp_path / "new.gpkg").exists()
+    new = read_city(tmp_path / "new.gpkg")
+    assert len(units_of(new, street)) == plan.summary["k"]
+    n = int((city["communities"]["street_code"] == street).sum())
+    too_many = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--k", "99"])
+    assert too_many.exit_code == 1 and "99" in too_many.output
+    bad = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), "NOPE"])
+    assert bad.exit_code == 2 and "NOPE" in bad.output
+    assert n >= 8

@@ -1,4 +1,4 @@
-"""``simulate``: plans that merge, split and repair units under the size rules (issue #4).
+"""``simulate``: plans that merge, split, rebalance, redraw and repair units under the size rules (issue #4).
 
 A plan (:class:`gis.simulate.plan.Plan`) is a value: the units before and after, the atoms that
 move, sizes before/after, the diff, the findings of the result; save it, draw it, apply it.
@@ -15,7 +15,8 @@ from gis.simulate.atoms import Atoms, PlanError, adjacency, atoms, polsby_popper
 from gis.simulate.maps import plan_map
 from gis.simulate.partition import merge, rebalance, split, unit_bounds
 from gis.simulate.plan import Plan, load_plan
+from gis.simulate.redraw import redraw
 from gis.simulate.repair import repair
 
 __all__ = ["Atoms", "Plan", "PlanError", "adjacency", "atoms", "load_plan", "merge", "plan_map",
-           "polsby_popper", "rebalance", "repair", "split", "unit_bounds"]
+           "polsby_popper", "rebalance", "redraw", "repair", "split", "unit_bounds"]

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from gis.errors import WanggeError, exit_code
 
-app = typer.Typer(help="Plans: merge, split, rebalance, repair units under the size rules.", no_args_is_help=True,
+app = typer.Typer(help="Plans: merge, split, rebalance, redraw, repair units under the size rules.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 err = Console(stderr=True)
 
@@ -111,6 +111,20 @@ def rebalance(city: Path = CITY, parent: str = typer.Argument(..., help="Parent 
     from gis.simulate import rebalance as run
 
     _run(lambda c: run(c, parent, level=level, rules=rules), city, out, map_, apply_to, as_json)
+
+
+@app.command()
+def redraw(city: Path = CITY, parent: str = typer.Argument(..., help="Parent code (e.g. a street)."),
+           k: Optional[int] = typer.Option(None, "-k", "--k", help="Number of units (default: the current number "
+                                                                   "clamped to what the bounds allow)."),
+           level: str = typer.Option("communities", help="Level of the units."), rules: str = RULES,
+           seed: int = typer.Option(0, help="Seed of the random spanning trees."),
+           out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
+           as_json: bool = JSON):
+    """Draw all units of a parent afresh: contiguous, within bounds, fewest households moved."""
+    from gis.simulate import redraw as run
+
+    _run(lambda c: run(c, parent, level=level, k=k, rules=rules, seed=seed), city, out, map_, apply_to, as_json)
 
 
 @app.command()

@@ -177,8 +177,24 @@ def rebalance(city: City, parent: str, *, level: str = "communities", rules: str
     rules = load_rules(rules)
     a = atoms(city, level, parent=parent)
     ctx = _Context(city, a, level, rules)
-    label = ctx.label0.copy()
     lo, hi = np.array(ctx.lo, float), np.array(ctx.hi, float)
+    blocks = [np.flatnonzero(ctx.block == b) for b in range(ctx.block.max() + 1)]
+    label, steps = _greedy_moves(ctx, ctx.label0.copy(), lo, hi, max_moves)
+    causes = []
+    size = ctx.sizes(label)
+    for k in np.flatnonzero(violation(size, lo, hi) > 0):
+        code = ctx.codes[k]
+        big = [b for b in blocks if label[b[0]] == k and ctx.w[b].sum() > hi[k]]
+        if big:
+            causes.append(f"{ctx.label(code)}：{LABELS[a.child]} {', '.join(a.frame['code'].iloc[big[0]])} 单独就有 "
+                          f"{ctx.w[big[0]].sum():,.0f} {ctx.word(k)}，超过上限 {hi[k]:,.0f}")
+        else:
+            causes.append(f"{ctx.label(code)} 有 {size[k]:,.0f} {ctx.word(k)}：相邻单位之间没有能减少超限的整块调整")
+    return ctx.plan("rebalance", label, causes, {"steps": steps, "max_moves": max_moves}, scope="all")
+
+
+def _greedy_moves(ctx: "_Context", label: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_moves: int):
+    """Rebalance's search from ``label``: (labels, steps) — see ``rebalance``."""
     blocks = [np.flatnonzero(ctx.block == b) for b in range(ctx.block.max() + 1)]
     steps = 0
     for steps in range(max_moves):
@@ -213,17 +229,7 @@ def rebalance(city: City, parent: str, *, level: str = "communities", rules: str
         if best is None:
             break
         label[best[1]] = best[2]
-    causes = []
-    size = ctx.sizes(label)
-    for k in np.flatnonzero(violation(size, lo, hi) > 0):
-        code = ctx.codes[k]
-        big = [b for b in blocks if label[b[0]] == k and ctx.w[b].sum() > hi[k]]
-        if big:
-            causes.append(f"{ctx.label(code)}：{LABELS[a.child]} {', '.join(a.frame['code'].iloc[big[0]])} 单独就有 "
-                          f"{ctx.w[big[0]].sum():,.0f} {ctx.word(k)}，超过上限 {hi[k]:,.0f}")
-        else:
-            causes.append(f"{ctx.label(code)} 有 {size[k]:,.0f} {ctx.word(k)}：相邻单位之间没有能减少超限的整块调整")
-    return ctx.plan("rebalance", label, causes, {"steps": steps, "max_moves": max_moves}, scope="all")
+    return label, steps
 
 
 # ---- split ---------------------------------------------------------------------------------------
@@ -498,7 +504,7 @@ class _Context:
         res = np.bincount(label, fr["residents"], len(self.codes)).astype(np.int64)
         rows, geoms = [], []
         src = before.set_index("code")
-        extra = self._leftovers(label, src)
+        leftover = self._leftovers(label, src)
         for i, code in enumerate(self.codes):
             mine, was = label == i, self.label0 == i
             like = self.meta[code].get("like", code)
@@ -515,7 +521,7 @@ class _Context:
                 row["status"], g = "kept", src.loc[code].geometry
             else:
                 row["status"] = "new" if i >= n0 else "changed"
-                g = shapely.union_all([a.union(mine), *extra.get(i, [])])
+                g = shapely.union_all([a.union(mine), *leftover.get(i, [])])
             rows.append(row)
             geoms.append(g)
         units = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=crs)

@@ -257,10 +257,11 @@ def _replace_units(lay: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> gpd.GeoDat
     out = lay[~lay["code"].isin(removed)].copy()
     geom = out.geometry.name
     present = out["code"].isin(by_code.index)
-    cols = [c for c in out.columns if c in by_code.columns and c not in ("code", geom)]
+    cols = [c for c in out.columns if c in by_code.columns and c not in ("code", geom)] if present.any() else []
     for c in cols:
         out.loc[present, c] = out.loc[present, "code"].map(by_code[c]).to_numpy()
-    out.loc[present, geom] = out.loc[present, "code"].map(by_code.geometry).to_numpy()
+    if present.any():
+        out.loc[present, geom] = out.loc[present, "code"].map(by_code.geometry).to_numpy()
     new = live[~live["code"].isin(set(lay["code"]))]
     if len(new):
         add = gpd.GeoDataFrame({c: (new[c].to_numpy() if c in new else [None] * len(new)) for c in out.columns

@@ -1,0 +1,407 @@
+"""Redraw all units of a level inside one parent afresh from their atoms (issue #4).
+
+``redraw(city, street)`` draws the street's communities again from its grids: every new unit is a
+connected union of whole estate blocks (estates are never split), the units exactly cover the
+parent, households are conserved, every unit is within the rule set's bounds where that is
+possible, and among such partitions the plan moves the fewest households relative to the current
+lines, Polsby–Popper compactness second.
+
+Method
+------
+The split machinery (recursive cuts of random spanning trees, after GerryChain's
+``recursive_tree_part``), steered towards the current lines, then relabelled and polished:
+
+1. **Biased trees.** Each spanning tree is the minimum spanning tree of random edge weights in
+   [1, 2), plus 2 on edges between atoms of different current units. The tree therefore spans each
+   current (connected) unit by itself and joins the units by single edges, so cutting one of
+   those edges separates whole current units. One tree in four is unbiased, for diversity.
+2. **Cuts.** At each of the ``k - 1`` steps, among the tree edges whose cut leaves a part within
+   [min, max] and a remainder that can still make the remaining parts, the cut whose part differs
+   least from one current unit (households of the symmetric difference, counted on the tree) wins;
+   then balance, then chance. Every cut of a tree leaves two connected sides: contiguity needs no
+   repair.
+3. **Relabelling.** New parts are matched to current units by the assignment that keeps the most
+   households in place (``scipy.optimize.linear_sum_assignment`` on the k × n overlap matrix in
+   households); a matched part takes the unit's code, an unmatched part a new code, an unmatched
+   unit is removed. Households moved = total − matched overlap.
+4. **Local search.** Single-block moves between adjacent parts that lower (size violation,
+   households moved) lexicographically while the giving part stays connected, until none applies.
+   The current lines themselves (when ``k`` equals their number and each is connected) are one
+   more start, and for parents of at most ``REBALANCE_BLOCKS`` blocks so is the result of
+   ``rebalance``'s greedy search from them.
+
+``tries`` partitions are drawn (seeded, reproducible); they are ranked by total size
+violation, households moved and mean Polsby–Popper (area and perimeter from the atoms: perimeter =
+Σ atom perimeters − 2 × shared edges inside the part). Nothing loops unboundedly: ``tries`` draws
+of ``k - 1`` cuts each (at most 8 trees per cut), local-search passes that each move at least one
+block (at most 50).
+
+``k`` (when not given) is the current number of units clamped to the range the bounds allow,
+[⌈H / max⌉, ⌊H / min⌋] for H households in the parent: the fewest changes of count that the rule
+needs. Bounds are those of the size rule matching most of the parent's current units.
+
+Examples
+--------
+>>> from gis.synth import synth
+>>> city, _ = synth(300, seed=1)
+>>> plan = redraw(city, "360102001000", rules="nanchang-2002")
+>>> plan.feasible, plan.summary["households_moved"]  # clean lines are kept
+(True, 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree, shortest_path
+
+from gis.model import LABELS, PARENT, City
+from gis.rules import RuleSet, load_rules
+from gis.simulate.atoms import PlanError, atoms, components
+from gis.simulate.partition import _block_edges, _greedy_moves, _Context, _subset_fits, unit_bounds, violation
+from gis.simulate.plan import Plan
+
+
+#: Up to this many blocks, rebalance's greedy search from the current lines is one more start.
+REBALANCE_BLOCKS = 400
+
+
+def redraw(city: City, parent: str, *, level: str = "communities", k: int | None = None,
+           rules: str | RuleSet = "nanchang-2002", seed: int = 0, tries: int = 24) -> Plan:
+    """Draw all units of ``level`` inside ``parent`` afresh from their atoms (see the module docstring).
+
+    Returns the best plan; when no partition meets the bounds it is the one with the smallest size
+    violation, ``feasible`` False and its causes named (e.g. an atom alone over the maximum, too
+    few households for ``k`` units, the parent not connected).
+    """
+    rules = load_rules(rules)
+    a = atoms(city, level, parent=parent)
+    ctx = _Context(city, a, level, rules)
+    n_old = len(ctx.codes)
+    m, lo, hi = common_bounds(ctx)
+    total = float(ctx.w.sum())
+    word = ctx.word(0)
+    who = f"{LABELS[PARENT[level][0]]} {parent}"
+    causes: list[str] = []
+
+    nb = int(ctx.block.max()) + 1
+    wb = np.bincount(ctx.block, ctx.w, nb)
+    old_b = np.zeros(nb, np.int64)
+    old_b[ctx.block] = ctx.label0
+    k_min, k_max = k_range(total, lo, hi, nb)
+    if k is None:
+        k = default_k(n_old, total, lo, hi, nb)
+        k_rule = f"current {n_old} clamped to [{k_min}, {k_max}]"
+    else:
+        k_rule = "given"
+    if k < 1:
+        raise PlanError(f"k must be at least 1, got {k}")
+    if k_min > k_max:
+        causes.append(f"{who} 共 {total:,.0f} {word}，没有单位数能使每个都在 {lo:,.0f}–{hi:,.0f} {word} 之间")
+    elif not k_min <= k <= k_max:
+        causes.append(f"{who} 共 {total:,.0f} {word}，分成 {k} 个单位不能都在 {lo:,.0f}–{hi:,.0f} {word} 之间"
+                      f"（可行的单位数为 {k_min}–{k_max}）")
+    for b in np.flatnonzero(wb > hi):
+        names = ", ".join(a.frame["code"][ctx.block == b])
+        causes.append(f"{LABELS[a.child]} {names} 单独就有 {wb[b]:,.0f} {word}，超过上限 {hi:,.0f}；网格（及小区）不可拆分")
+    if k > nb:
+        causes.append(f"{who} 只有 {nb} 个不可分的地块，无法分成 {k} 个")
+        k = nb
+    extra = {"k": k, "k_rule": k_rule, "bounds": {"measure": m, "min": lo, "max": hi}, "tries": tries, "seed": seed}
+    bi, bj, blen = _block_edges(ctx)
+    if components(nb, bi, bj).max() > 0:
+        causes.append(f"{who} 的{LABELS[a.child]}本身不连通，先修复再重划")
+        return ctx.plan("redraw", ctx.label0.copy(), causes, {**extra, "tries": 0}, scope="all")
+
+    graph = block_graph(ctx)
+    best = search(ctx, graph, k, lo, hi, tries=tries, seed=seed)
+    part, stats = best["part"], best
+    extra.update({"partitions_tried": stats["tried"], "polished_blocks": stats["polished"]})
+
+    # relabel: matched parts take their unit's index, the others new codes like their largest overlap
+    label_b = np.empty(nb, np.int64)
+    ov = overlap(part, old_b, wb, k, n_old)
+    for p in range(k):
+        mine = part == p
+        if stats["match"][p] >= 0:
+            label_b[mine] = stats["match"][p]
+    unmatched = [p for p in range(k) if stats["match"][p] < 0]
+    if unmatched:
+        like = [ctx.codes[int(np.argmax(ov[p]))] for p in unmatched]
+        codes = ctx.new_codes(like[0], len(unmatched))
+        for n, (c, p, lk) in enumerate(zip(codes, unmatched, like), start=1):
+            label_b[part == p] = ctx.add_unit(c, like=lk, suffix=f"（新划{n}）")
+    label = label_b[ctx.block]
+    viol = stats["violation"]
+    if viol > 0 and not causes:
+        if not _subset_fits(wb, lo, hi, total, k):
+            causes.append(f"{who} 的地块（{nb} 个）任何组合都不能使每个单位在 {lo:,.0f}–{hi:,.0f} {word} 之间")
+        else:
+            causes.append(f"{tries} 棵随机生成树中没有找到 {k} 个单位都在 {lo:,.0f}–{hi:,.0f} {word} 之间的连通划分")
+    return ctx.plan("redraw", label, causes, extra, scope="all")
+
+
+def common_bounds(ctx: _Context) -> tuple[str, float, float]:
+    """Measure, min and max of the size rule matching most of the units, set on every unit of ``ctx``."""
+    bd = unit_bounds(ctx.before, ctx.level, ctx.rules)
+    key = pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(bd["measure"], bd["min"], bd["max"])])
+    common = bd.iloc[int(np.flatnonzero((key == key.value_counts().index[0]).to_numpy())[0])]
+    m, lo, hi = common["measure"], float(common["min"]), float(common["max"])
+    n_old = len(ctx.codes)
+    ctx.m, ctx.w = m, ctx.atoms.weights[m].astype(float)
+    ctx.measure = np.array([m] * n_old, dtype=object)
+    ctx.lo, ctx.hi = [lo] * n_old, [hi] * n_old
+    return m, lo, hi
+
+
+def k_range(total, lo, hi, nb) -> tuple[int, int]:
+    """[⌈H / max⌉, ⌊H / min⌋]: the numbers of units the bounds allow (open bounds: 1 and ``nb``)."""
+    k_min = max(1, int(np.ceil(total / hi))) if np.isfinite(hi) and hi > 0 else 1
+    k_max = int(np.floor(total / lo)) if np.isfinite(lo) and lo > 0 else nb
+    return k_min, k_max
+
+
+def default_k(n_old, total, lo, hi, nb) -> int:
+    """The current number of units clamped to ``k_range`` (``k_min`` when the range is empty)."""
+    k_min, k_max = k_range(total, lo, hi, nb)
+    return min(max(n_old, k_min), max(k_max, 1)) if k_min <= k_max else k_min
+
+
+def block_graph(ctx: _Context) -> "BlockGraph":
+    """The block graph of ``ctx``'s atoms: weights, current units, areas, perimeters, shared edges."""
+    a = ctx.atoms
+    nb = int(ctx.block.max()) + 1
+    old_b = np.zeros(nb, np.int64)
+    old_b[ctx.block] = ctx.label0
+    bi, bj, blen = _block_edges(ctx)
+    geoms = np.asarray(a.frame.geometry.values)
+    inner = ctx.block[a.i] == ctx.block[a.j]
+    area_b = np.bincount(ctx.block, shapely.area(geoms), nb)
+    perim_b = np.bincount(ctx.block, shapely.length(geoms), nb) - 2 * np.bincount(ctx.block[a.i[inner]],
+                                                                                 a.length[inner], nb)
+    return BlockGraph(bi, bj, blen, np.bincount(ctx.block, ctx.w, nb), old_b, len(ctx.codes), area_b, perim_b)
+
+
+def search(ctx: _Context, graph: "BlockGraph", k, lo, hi, *, tries=24, seed=0) -> dict:
+    """``graph.best`` with the current lines after rebalance's greedy moves as one more start
+    (when ``k`` is their number, each is connected and there are at most ``REBALANCE_BLOCKS`` blocks)."""
+    a, n_old, starts = ctx.atoms, len(ctx.label0_codes), []
+    if k == n_old and graph.n <= REBALANCE_BLOCKS and all(a.connected(ctx.label0 == u) for u in range(n_old)):
+        moved_label, _ = _greedy_moves(ctx, ctx.label0.copy(), np.array(ctx.lo), np.array(ctx.hi), 500)
+        start = np.empty(graph.n, np.int64)
+        start[ctx.block] = moved_label
+        starts.append(start)
+    return graph.best(k, lo, hi, tries=tries, seed=seed, starts=starts)
+
+
+def redraw_graph(ctx: _Context):
+    """(block graph, default k, min, max) of a parent, as ``redraw`` sets them up (for benchmarks)."""
+    m, lo, hi = common_bounds(ctx)
+    graph = block_graph(ctx)
+    return graph, default_k(len(ctx.codes), float(ctx.w.sum()), lo, hi, graph.n), lo, hi
+
+
+def overlap(part, old, w, k, n_old) -> np.ndarray:
+    """k × n_old matrix: weight of each new part inside each current unit."""
+    return np.bincount(part * n_old + old, w, k * n_old).reshape(k, n_old)
+
+
+class BlockGraph:
+    """The block graph of one parent: nodes (estate blocks) with weights, current unit, area and
+    perimeter; edges with shared lengths. ``best`` runs the redraw search on it (also used by
+    ``benchmarks/simulate.py`` to time the partitioning alone)."""
+
+    def __init__(self, ei, ej, elen, w, old, n_old, area=None, perim=None):
+        self.ei, self.ej = np.asarray(ei, np.int64), np.asarray(ej, np.int64)
+        self.elen = np.asarray(elen, float)
+        self.w = np.asarray(w, float)
+        self.old = np.asarray(old, np.int64)
+        self.n, self.n_old = len(self.w), int(n_old)
+        self.area = np.ones(self.n) if area is None else np.asarray(area, float)
+        self.perim = np.ones(self.n) if perim is None else np.asarray(perim, float)
+        self.cross = self.old[self.ei] != self.old[self.ej]
+        self.nbrs = [[] for _ in range(self.n)]
+        for x, y in zip(self.ei.tolist(), self.ej.tolist()):
+            self.nbrs[x].append(y)
+            self.nbrs[y].append(x)
+
+    # ---- one partition ---------------------------------------------------------------------------
+    def cut(self, k, lo, hi, rng, biased=True, redraws=8) -> np.ndarray:
+        """One recursive spanning-tree partition into ``k`` connected parts (labels 0..k-1)."""
+        n, w, old = self.n, self.w, self.old
+        part = np.full(n, k - 1)
+        remaining = np.ones(n, bool)
+        left = np.bincount(old, w, self.n_old)  # households of each current unit not yet taken
+        taken = np.zeros(self.n_old, bool)  # current units already chosen as some part's target
+        for p in range(k - 1):
+            nodes = np.flatnonzero(remaining)
+            m = len(nodes)
+            pos = np.full(n, -1)
+            pos[nodes] = np.arange(m)
+            keep = remaining[self.ei] & remaining[self.ej]
+            kk = k - p
+            for attempt in range(redraws):  # GerryChain's retries: a new tree when no cut fits
+                wt = rng.uniform(1, 2, keep.sum()) + (2.0 * self.cross[keep] if biased else 0.0)
+                g = coo_matrix((wt, (pos[self.ei[keep]], pos[self.ej[keep]])), shape=(m, m))
+                tree = minimum_spanning_tree(g)
+                tree = (tree + tree.T).tocsr()
+                root = int(rng.integers(m))
+                order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
+                depth = shortest_path(tree, unweighted=True, indices=root, directed=False)
+                lw, lold = w[nodes], old[nodes]
+                sub = lw.copy()
+                same = lw.copy()  # households of the node's current unit in its subtree (exact on biased trees)
+                cnt = np.ones(m)  # nodes in the subtree
+                child = order[1:]
+                par = pred[child]
+                levels = np.argsort(-depth[child], kind="stable")
+                cs, ps = child[levels], par[levels]
+                dd = depth[cs]
+                cuts = np.flatnonzero(np.r_[True, dd[1:] != dd[:-1], True])
+                for s, e in zip(cuts[:-1], cuts[1:]):
+                    c, q = cs[s:e], ps[s:e]
+                    np.add.at(sub, q, sub[c])
+                    np.add.at(cnt, q, cnt[c])
+                    hit = lold[c] == lold[q]
+                    np.add.at(same, q[hit], same[c[hit]])
+                tot = sub[root]
+                side = sub[child]
+                score = violation(side, lo, hi) + violation(tot - side, (kk - 1) * lo, (kk - 1) * hi)
+                short = m - cnt[child] < kk - 1  # the remainder must keep a block for each part still to make
+                if (score[~short] == 0).any():
+                    break
+            u = lold[child]
+            sym = np.where(taken[u], side, side + left[u] - 2 * same[child])
+            balance = np.abs(side - tot / kk)
+            v = child[np.lexsort((rng.random(len(child)), balance, sym, score, short))[0]]
+            down = coo_matrix((np.ones(len(child)), (par, child)), shape=(m, m)).tocsr()
+            chosen = nodes[breadth_first_order(down, v, directed=True, return_predecessors=False)]
+            part[chosen] = p
+            remaining[chosen] = False
+            ovp = np.bincount(old[chosen], w[chosen], self.n_old)
+            target = int(np.argmax(np.where(taken, -1, ovp)))
+            if ovp[target] > 0 and not taken[target]:
+                taken[target] = True
+            left -= ovp
+        return part
+
+    # ---- scoring ---------------------------------------------------------------------------------
+    def match(self, part, k):
+        """Optimal matching of parts to current units: (match per part, -1 if none; households moved)."""
+        ov = overlap(part, self.old, self.w, k, self.n_old)
+        r, c = linear_sum_assignment(ov, maximize=True)
+        match = np.full(k, -1)
+        keep = ov[r, c] > 0
+        match[r[keep]] = c[keep]
+        return match, float(self.w.sum() - ov[r, c].sum())
+
+    def compactness(self, part, k) -> float:
+        """Mean Polsby–Popper of the parts, from block areas, perimeters and shared edge lengths."""
+        same = part[self.ei] == part[self.ej]
+        area = np.bincount(part, self.area, k)
+        perim = np.bincount(part, self.perim, k) - 2 * np.bincount(part[self.ei[same]], self.elen[same], k)
+        return float(np.mean(np.divide(4 * np.pi * area, perim ** 2, out=np.zeros(k), where=perim > 0)))
+
+    def score(self, part, k, lo, hi):
+        sizes = np.bincount(part, self.w, k)
+        match, moved = self.match(part, k)
+        return float(violation(sizes, lo, hi).sum()), moved, -self.compactness(part, k), match
+
+    def connected(self, mask) -> bool:
+        idx = np.flatnonzero(mask)
+        if len(idx) <= 1:
+            return len(idx) == 1
+        pos = np.full(self.n, -1)
+        pos[idx] = np.arange(len(idx))
+        keep = mask[self.ei] & mask[self.ej]
+        return components(len(idx), pos[self.ei[keep]], pos[self.ej[keep]]).max() == 0
+
+    # ---- local search ------------------------------------------------------------------------------
+    def improve(self, part, k, lo, hi, match, max_passes=50) -> tuple[np.ndarray, int]:
+        """Single-block moves between adjacent parts that lower (size violation, households moved)
+        lexicographically, the giving part staying connected; passes until none applies."""
+        part = part.copy()
+        w = self.w
+        home = np.full(self.n_old, -1)
+        home[match[match >= 0]] = np.flatnonzero(match >= 0)
+        sizes = np.bincount(part, w, k)
+        moves = 0
+
+        def dv(p, q, x):
+            return (violation(sizes[p] - x, lo, hi) + violation(sizes[q] + x, lo, hi)
+                    - violation(sizes[p], lo, hi) - violation(sizes[q], lo, hi))
+
+        for _ in range(max_passes):
+            differ = part[self.ei] != part[self.ej]
+            b = np.r_[self.ei[differ], self.ej[differ]]
+            q = np.r_[part[self.ej[differ]], part[self.ei[differ]]]
+            if not len(b):
+                break
+            pairs = np.unique(np.c_[b, q], axis=0)
+            b, q = pairs[:, 0], pairs[:, 1]
+            p = part[b]
+            h = home[self.old[b]]
+            dm = np.where(p == h, w[b], 0) - np.where(q == h, w[b], 0)
+            d = dv(p, q, w[b])
+            good = (d < 0) | ((d == 0) & (dm < 0))
+            changed = False
+            for i in np.flatnonzero(good)[np.lexsort((d[good], dm[good]))]:
+                bb, pp, qq = b[i], p[i], q[i]
+                if part[bb] != pp or sizes[pp] <= w[bb]:
+                    continue
+                d1 = float(dv(pp, qq, w[bb]))
+                hh = home[self.old[bb]]
+                m1 = (w[bb] if pp == hh else 0) - (w[bb] if qq == hh else 0)
+                if not (d1 < 0 or (d1 == 0 and m1 < 0)):
+                    continue
+                mask = part == pp
+                mask[bb] = False
+                if not self.connected(mask):
+                    continue
+                part[bb] = qq
+                sizes[pp] -= w[bb]
+                sizes[qq] += w[bb]
+                moves += 1
+                changed = True
+            if not changed:
+                break
+        return part, moves
+
+    # ---- search ------------------------------------------------------------------------------------
+    def best(self, k, lo, hi, *, tries=24, seed=0, starts=()) -> dict:
+        """The best of ``tries`` partitions (violation, households moved, −compactness), polished."""
+        rng = np.random.default_rng(seed)
+        if k <= 1:
+            part = np.zeros(self.n, np.int64)
+            viol, moved, pp, match = self.score(part, 1, lo, hi)
+            return {"part": part, "violation": viol, "moved": moved, "pp": -pp, "match": match, "tried": 0,
+                    "polished": 0}
+        best, tried = None, 0
+        starts = [np.asarray(x, np.int64) for x in starts]
+        if k == self.n_old and all(self.connected(self.old == u) for u in range(self.n_old)):
+            starts.append(self.old.copy())  # the current lines themselves, repaired by local search
+        for t in range(tries + len(starts)):
+            part = starts[t] if t < len(starts) else self.cut(k, lo, hi, rng, biased=t % 4 != 3)
+            tried += 1
+            viol, moved, negpp, match = self.score(part, k, lo, hi)
+            part2, n_pol = self.improve(part, k, lo, hi, match)
+            if n_pol:
+                s2 = self.score(part2, k, lo, hi)
+                if s2[:3] < (viol, moved, negpp):
+                    part, (viol, moved, negpp, match) = part2, s2
+                else:
+                    n_pol = 0
+            key = (viol, moved, negpp)
+            if best is None or key < best[0]:
+                best = (key, part, match, n_pol)
+            if viol == 0 and moved == 0:  # the current lines, within bounds: nothing can beat them
+                break
+        (viol, moved, negpp), part, match, n_pol = best
+        return {"part": part, "violation": viol, "moved": moved, "pp": -negpp, "match": match, "tried": tried,
+                "polished": n_pol}
+
+
+__all__ = ["redraw", "BlockGraph", "block_graph", "common_bounds", "default_k", "redraw_graph", "search"]
