@@ -1,4 +1,5 @@
-"""CLI commands of the store and the service: ``wangge load``, ``wangge export``, ``wangge serve``.
+"""CLI commands of the store and the service: ``wangge load``, ``wangge export``, ``wangge serve``,
+``wangge users add`` / ``wangge users list``.
 
 Registered on the ``wangge`` app by ``gis/cli.py`` (``register(app)``). The store is the one
 ``--db`` or ``WANGGE_DATABASE_URL`` names, else the embedded SQLite default.
@@ -80,21 +81,71 @@ def serve(
     from api.store import Store
     from gis import read_city
 
+    from api.auth import demo_users
+
     settings = _settings(db)
     try:
         store = Store(settings.database_url)
         if store.version() == 0:
             err.print(f"the store is empty: loading the sample city {escape(str(settings.sample))}", highlight=False)
             store.load(read_city(settings.sample), source=str(settings.sample))
+        streets = store.features("streets", limit=1).frame if "streets" in store.layers() else None
+        made = demo_users(store, streets["code"].iloc[0] if streets is not None and len(streets) else None)
         app = create_app(settings, store=store)
     except WanggeError as e:
         _fail(e)
+    if made:
+        err.print("no users yet: demo users (change them; wangge users add NAME --role R for real ones):",
+                  highlight=False)
+        for user, password in made:
+            street = f" street={user.street_code}" if user.street_code else ""
+            err.print(f"  username={user.username} role={user.role}{street} password={password}", highlight=False,
+                      markup=False)
     err.print(f"serving {escape(repr(store))} at http://{host}:{port}/ (API docs: /docs)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
+users_app = typer.Typer(help="Users of the service (wangge serve).", no_args_is_help=True)
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="User name (what they sign in with)."),
+    role: str = typer.Option(..., "--role", help="street_staff, planner, reviewer or admin."),
+    street: Optional[str] = typer.Option(None, "--street", help="The street code of a street_staff user."),
+    password: Optional[str] = typer.Option(None, "--password", help="The password (default: asked for, twice)."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+):
+    """Create a user of the service (the password is stored as an argon2 hash only)."""
+    from api.auth import add_user
+    from api.store import Store
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(Store(_settings(db).database_url), name, password, role, street)
+    except WanggeError as e:
+        _fail(e)
+    street_text = f" for street {user.street_code}" if user.street_code else ""
+    err.print(f"added {escape(user.username)} ({user.role}{escape(street_text)})", highlight=False)
+
+
+@users_app.command("list")
+def users_list(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)):
+    """The users of the service and their roles."""
+    from api.auth import list_users
+    from api.store import Store
+
+    try:
+        for u in list_users(Store(_settings(db).database_url)):
+            typer.echo(f"{u.username}\t{u.role}\t{u.street_code or ''}")
+    except WanggeError as e:
+        _fail(e)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``load``, ``export`` and ``serve`` to the ``wangge`` command."""
+    """Add ``load``, ``export``, ``serve`` and ``users`` to the ``wangge`` command."""
     app.command()(load)
     app.command()(export)
     app.command()(serve)
+    app.add_typer(users_app, name="users")

@@ -28,9 +28,24 @@ class InvalidParameterError(WanggeError):
     """A query parameter the API cannot use (bbox, limit, offset, rules)."""
 
 
+class AuthenticationError(WanggeError):
+    """No valid credentials: a missing, expired or forged token, or a wrong password."""
+
+
+class ForbiddenError(WanggeError):
+    """The user is known but their role or street does not allow this."""
+
+
+class PayloadTooLargeError(WanggeError):
+    """A request body above ``settings.max_upload_bytes``."""
+
+
 #: HTTP status of each error class; the most specific class in the exception's MRO wins.
 DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     InvalidParameterError: 400,
+    AuthenticationError: 401,
+    ForbiddenError: 403,
+    PayloadTooLargeError: 413,
     RuleSetError: 400,
     InputError: 400,
     OutputError: 500,
@@ -61,7 +76,8 @@ def add_exception_handlers(app: FastAPI, table: dict[type[Exception], int] = DEF
         status = status_code(exc, table)
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(_body(type(exc).__name__, str(exc)), status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(_body(type(exc).__name__, str(exc)), status_code=status, headers=headers)
 
     async def validation(request: Request, exc: RequestValidationError):
         problems = []
@@ -71,7 +87,8 @@ def add_exception_handlers(app: FastAPI, table: dict[type[Exception], int] = DEF
         return JSONResponse(_body("InvalidParameterValue", "; ".join(problems)), status_code=400)
 
     async def http(request: Request, exc: StarletteHTTPException):
-        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        code = {401: "AuthenticationError", 403: "ForbiddenError", 404: "NotFound",
+                405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

@@ -87,12 +87,30 @@ def _layer_table(name: str) -> sa.Table:
         sa.Column("extra", sa.JSON),
         *(sa.Column(c, sa.Float) for c in ("minx", "miny", "maxx", "maxy")),
         sa.Column("geom", Geom),
+        sa.Column("version_from", sa.Integer, nullable=False, server_default="0"),
         *index,
+    )
+
+
+def _history_table(name: str) -> sa.Table:
+    return sa.Table(
+        f"{name}_history", metadata,
+        sa.Column("fid", sa.Integer, primary_key=True, autoincrement=False),
+        *(sa.Column(col, TYPES[kind]) for col, kind in SCHEMA[name].items()),
+        sa.Column("extra", sa.JSON),
+        *(sa.Column(c, sa.Float) for c in ("minx", "miny", "maxx", "maxy")),
+        sa.Column("geom", Geom),
+        sa.Column("version_from", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("version_to", sa.Integer, nullable=False),
+        sa.Index(f"ix_{name}_history_versions", "version_from", "version_to"),
     )
 
 
 #: The table of each layer.
 TABLES: dict[str, sa.Table] = {name: _layer_table(name) for name in LAYERS}
+
+#: The closed rows of each layer (rows replaced by a later version).
+HISTORY: dict[str, sa.Table] = {name: _history_table(name) for name in LAYERS}
 
 #: Append-only history of the stored city: one row per change (a load), the newest is the city.
 versions = sa.Table(
@@ -104,4 +122,58 @@ versions = sa.Table(
     sa.Column("crs", sa.Text, nullable=False),
     sa.Column("srid", sa.Integer, nullable=False),
     sa.Column("layers", sa.JSON, nullable=False),  # {layer: {"columns": [...], "count": n}}
+    sa.Column("author", sa.Text),
+    sa.Column("why", sa.Text),
+    sa.Column("proposal_id", sa.Integer),
+    sa.Column("street_code", sa.Text),  # the street an applied proposal changed (None: the whole city)
+)
+
+#: Who may use the service: ``role`` is street_staff (with ``street_code``), planner, reviewer or admin.
+users = sa.Table(
+    "users", metadata,
+    sa.Column("username", sa.Text, primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, never the password
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("street_code", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+#: Values the service generates once and keeps (the token signing secret when none is configured).
+config = sa.Table(
+    "config", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+#: Redraw proposals of one street's communities or grids: the units proposed (GeoJSON, WGS84) and
+#: their review (sizes, findings and summary of the city with the proposal applied).
+proposals = sa.Table(
+    "proposals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("street_code", sa.Text, nullable=False),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("base_version", sa.Integer, nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("operation", sa.JSON),  # the gis.simulate request that made the units, if one did
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("units", sa.JSON, nullable=False),
+    sa.Column("review", sa.JSON, nullable=False),  # {"sizes", "findings", "summary"}
+    sa.Column("applied_version", sa.Integer),
+    sa.Index("ix_proposals_street_state", "street_code", "state"),
+)
+
+#: Every change of state of a proposal (append-only): who, when, why.
+proposal_events = sa.Table(
+    "proposal_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("proposal_id", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("why", sa.Text),
+    sa.Index("ix_proposal_events_proposal", "proposal_id"),
 )

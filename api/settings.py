@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,3 +37,11 @@ class Settings(BaseSettings):
     tiles_url: str | None = Field(None, description="base-map tile URL template for the viewer; none: a plain "
                                                     "background (street offices' intranets have no internet)")
     tiles_attribution: str = ""
+    secret_key: SecretStr | None = Field(None, description="HS256 key signing the access tokens; unset: one is "
+                                                          "generated once and kept in the store")
+    token_minutes: int = Field(480, ge=1, description="lifetime of an access token")
+    public_read: bool = Field(False, description="read endpoints (collections, findings, history) answer "
+                                                "requests without a token (the whole city)")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest request body accepted (413 above)")
+    test_apply_delay: float = Field(0.0, ge=0, description="tests only: seconds to sleep inside the transaction "
+                                                          "that applies a proposal")

@@ -38,7 +38,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from api.models import LAYERS, TABLES, versions
+from api.models import HISTORY, LAYERS, TABLES, versions
 from gis.errors import InputError, WanggeError
 from gis.model import SCHEMA, City
 
@@ -60,6 +60,34 @@ class EmptyStoreError(NotFoundError):
 
 class ConflictError(StoreError):
     """The request names more than one thing (a code shared by several features)."""
+
+
+class StaleError(ConflictError):
+    """A change was prepared against a city version that is no longer the newest."""
+
+
+@dataclass
+class Scope:
+    """What one street's staff may see: its units by code, other features by the street's area.
+
+    ``codes``: per unit layer, the column and the values allowed (streets by code, communities by
+    street code, grids by community code); ``area``: the street's polygon in the city's CRS, eroded by
+    1 m so that features of the neighbouring streets that only touch its boundary stay out.
+    """
+
+    street: str
+    codes: dict
+    area: object
+
+    def mask(self, layer: str, frame: gpd.GeoDataFrame) -> np.ndarray:
+        """Which rows of ``frame`` (a frame of ``layer``) are in scope."""
+        if layer in self.codes:
+            col, allowed = self.codes[layer]
+            if col not in frame:
+                return np.zeros(len(frame), bool)
+            return frame[col].isin(allowed).to_numpy()
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        return np.asarray(shapely.intersects(geoms, self.area), bool) & ~shapely.is_missing(geoms)
 
 
 @dataclass
@@ -178,13 +206,56 @@ class Store:
                 conn.execute(sa.text("lock table versions in exclusive mode"))
             version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(versions.c.version), 0))).scalar()) + 1
             for name in LAYERS:
-                conn.execute(sa.delete(TABLES[name]))
+                self._archive(conn, name, version)
             for name, records in rows.items():
-                self._insert(conn, name, records)
+                self._insert(conn, name, [{**r, "version_from": version} for r in records])
             conn.execute(sa.insert(versions).values(
                 version=version, created_at=datetime.now(timezone.utc), action="load", source=source or city.source,
                 crs=crs.to_wkt() if crs is not None else "", srid=srid, layers=meta))
         return version
+
+    def commit(self, layers: dict[str, gpd.GeoDataFrame], *, base_version: int, action: str,
+               source: str | None = None, author: str | None = None, why: str | None = None,
+               proposal_id: int | None = None, street_code: str | None = None, before_commit=None) -> int:
+        """Replace some layers of the stored city (frames in its CRS) in one transaction, as a new version.
+
+        Refused (:class:`StaleError`) unless the stored city is still ``base_version``. The replaced
+        rows move to the history tables. ``before_commit(conn, version)`` runs last, inside the same
+        transaction (a proposal records its new state there: all of it happens, or none).
+        """
+        unknown = sorted(set(layers) - set(LAYERS))
+        if unknown:
+            raise InputError(f"unknown layer(s) {unknown}; a store holds {', '.join(LAYERS)}")
+        with self._lock, self._connect(write=True) as conn, conn.begin():
+            if self.postgis:
+                conn.execute(sa.text("lock table versions in exclusive mode"))
+            cur = self._current(conn)
+            if int(cur["version"]) != base_version:
+                raise StaleError(f"the city is at version {cur['version']}, this change was made for version "
+                                 f"{base_version}: make it again on the current city")
+            version = base_version + 1
+            srid = int(cur["srid"])
+            meta = dict(cur["layers"])
+            for name, gdf in layers.items():
+                records = _rows(name, gdf, srid if self.postgis else None)
+                self._archive(conn, name, version)
+                self._insert(conn, name, [{**r, "version_from": version} for r in records])
+                meta[name] = {"columns": [c for c in gdf.columns if c != gdf.geometry.name], "count": len(gdf)}
+            conn.execute(sa.insert(versions).values(
+                version=version, created_at=datetime.now(timezone.utc), action=action, source=source,
+                crs=cur["crs"], srid=srid, layers=meta, author=author, why=why, proposal_id=proposal_id,
+                street_code=street_code))
+            if before_commit is not None:
+                before_commit(conn, version)
+        return version
+
+    def _archive(self, conn, name: str, version: int) -> None:
+        """Close the current rows of a layer at ``version``: copy them to its history table, delete them."""
+        t, h = TABLES[name], HISTORY[name]
+        cols = [c.name for c in t.columns]
+        conn.execute(sa.insert(h).from_select(cols + ["version_to"],
+                                              sa.select(*(t.c[c] for c in cols), sa.literal(version, sa.Integer))))
+        conn.execute(sa.delete(t))
 
     def _insert(self, conn, name: str, records: list[dict]) -> None:
         """Insert one layer's rows (a seam for tests of atomicity)."""
@@ -197,19 +268,60 @@ class Store:
         """The stored city, layers in their stored order and CRS."""
         return self.snapshot()[1]
 
-    def snapshot(self) -> tuple[int, City]:
-        """The stored city and its version number, read in one consistent transaction."""
+    def snapshot(self, version: int | None = None) -> tuple[int, City]:
+        """The stored city (as of ``version``, default the newest) and its version number, read in one
+        consistent transaction."""
         with self._connect() as conn, conn.begin():
             if self.postgis:
                 conn.execute(sa.text("set transaction isolation level repeatable read"))
-            cur = self._current(conn)
+            cur = self._at(conn, version)
             crs = pyproj.CRS.from_wkt(cur["crs"]) if cur["crs"] else None
-            layers = {}
-            for name, info in cur["layers"].items():
-                table = TABLES[name]
-                rows = conn.execute(sa.select(table).order_by(table.c.fid)).mappings().all()
-                layers[name] = _frame(name, rows, info["columns"], crs)
+            layers = {name: self._layer_at(conn, name, cur, crs) for name in cur["layers"]}
         return int(cur["version"]), City(layers, source=f"{_redacted(self.url)} version {cur['version']}")
+
+    def _at(self, conn, version: int | None) -> dict:
+        """The versions row of ``version`` (None: the newest); NotFoundError when there is none."""
+        cur = self._current(conn)
+        if version is None or version == cur["version"]:
+            return cur
+        row = conn.execute(sa.select(versions).where(versions.c.version == version)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no version {version} (versions 1–{cur['version']})")
+        return dict(row)
+
+    def _layer_at(self, conn, name: str, at: dict, crs) -> gpd.GeoDataFrame:
+        """A layer as of the version of the versions row ``at``, in fid order."""
+        t, h = TABLES[name], HISTORY[name]
+        v = int(at["version"])
+        current = conn.execute(sa.select(t).where(t.c.version_from <= v).order_by(t.c.fid)).mappings().all()
+        old = conn.execute(sa.select(h).where(h.c.version_from <= v, h.c.version_to > v)).mappings().all() \
+            if v < self._newest(conn) else []
+        rows = sorted([*current, *old], key=lambda r: r["fid"])
+        return _frame(name, rows, at["layers"][name]["columns"], crs)
+
+    def _newest(self, conn) -> int:
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(versions.c.version), 0))).scalar())
+
+    def scope(self, street_code: str, version: int | None = None) -> Scope:
+        """The :class:`Scope` of one street (as of ``version``); NotFoundError for an unknown street."""
+        with self._connect() as conn, conn.begin():
+            if self.postgis:
+                conn.execute(sa.text("set transaction isolation level repeatable read"))
+            at = self._at(conn, version)
+            crs = pyproj.CRS.from_wkt(at["crs"]) if at["crs"] else None
+            if "streets" not in at["layers"]:
+                raise NotFoundError("the stored city has no streets")
+            streets = self._layer_at(conn, "streets", at, crs)
+            communities = (self._layer_at(conn, "communities", at, crs) if "communities" in at["layers"]
+                           else gpd.GeoDataFrame({"code": [], "street_code": []}, geometry=[], crs=crs))
+        street = streets[streets["code"] == street_code]
+        if street.empty:
+            raise NotFoundError(f"no street {street_code!r}")
+        comms = set(communities.loc[communities["street_code"] == street_code, "code"]) \
+            if "street_code" in communities else set()
+        return Scope(street_code, {"streets": ("code", {street_code}), "communities": ("street_code", {street_code}),
+                                   "grids": ("community_code", comms)},
+                     _eroded(shapely.union_all(np.asarray(street.geometry.values, dtype=object)), crs))
 
     def layers(self) -> dict[str, dict]:
         """Layers of the stored city: ``{layer: {"columns": [...], "count": n}}`` ({} when empty)."""
@@ -239,33 +351,67 @@ class Store:
         to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
         return tuple(float(v) for v in to_wgs.transform_bounds(*b, densify_pts=21))
 
-    def features(self, layer: str, *, bbox=None, limit: int = 100, offset: int = 0) -> Page:
-        """Features of ``layer`` in source order, those intersecting ``bbox`` (WGS84 lon/lat) if given.
+    def features(self, layer: str, *, bbox=None, limit: int = 100, offset: int = 0,
+                 scope: Scope | None = None, version: int | None = None) -> Page:
+        """Features of ``layer`` in source order, those intersecting ``bbox`` (WGS84 lon/lat) if given,
+        only those in ``scope`` if given, as of ``version`` if given (default: the newest).
 
         The bbox is densified and projected to the city's CRS, so both backends test the same polygon.
         """
         with self._connect() as conn:
+            cur = self._current(conn)
+            if version is not None and version != cur["version"]:
+                return self._features_at(conn, layer, version, bbox, limit, offset, scope)
             cur = self._layer(conn, layer)
             t = TABLES[layer]
             columns = cur["layers"][layer]["columns"]
             crs = pyproj.CRS.from_wkt(cur["crs"])
             query = sa.select(t).order_by(t.c.fid)
-            if bbox is None:
-                matched = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-                rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
-            else:
-                area = query_area(bbox, crs)
-                if self.postgis:
-                    test = sa.func.ST_Intersects(t.c.geom, sa.func.ST_GeomFromEWKB(
-                        sa.literal(shapely.to_wkb(shapely.set_srid(area, cur["srid"]), include_srid=True),
-                                   sa.LargeBinary)))
-                    matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(test)).scalar()
-                    rows = conn.execute(query.where(test).limit(limit).offset(offset)).mappings().all()
+            areas = [query_area(bbox, crs)] if bbox is not None else []
+            cond = sa.true()
+            if scope is not None:
+                if layer in scope.codes:
+                    col, allowed = scope.codes[layer]
+                    cond = t.c[col].in_(sorted(allowed)) if col in t.c and allowed else sa.false()
                 else:
-                    fids = self._intersecting(conn, layer, area)
-                    matched, page = len(fids), fids[offset:offset + limit]
-                    rows = conn.execute(query.where(t.c.fid.in_(page))).mappings().all() if page else []
+                    areas.append(scope.area)
+            if not areas:
+                matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
+                rows = conn.execute(query.where(cond).limit(limit).offset(offset)).mappings().all()
+            elif self.postgis:
+                for area in areas:
+                    cond = sa.and_(cond, sa.func.ST_Intersects(t.c.geom, sa.func.ST_GeomFromEWKB(
+                        sa.literal(shapely.to_wkb(shapely.set_srid(area, cur["srid"]), include_srid=True),
+                                   sa.LargeBinary))))
+                matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
+                rows = conn.execute(query.where(cond).limit(limit).offset(offset)).mappings().all()
+            else:
+                fids = None
+                for area in areas:
+                    found = set(self._intersecting(conn, layer, area))
+                    fids = found if fids is None else fids & found
+                if scope is not None and layer in scope.codes:
+                    fids &= set(conn.execute(sa.select(t.c.fid).where(cond)).scalars())
+                fids = sorted(fids)
+                matched, page = len(fids), fids[offset:offset + limit]
+                rows = conn.execute(query.where(t.c.fid.in_(page))).mappings().all() if page else []
         return Page(_frame(layer, rows, columns, crs), int(matched))
+
+    def _features_at(self, conn, layer, version, bbox, limit, offset, scope) -> Page:
+        """``features`` as of an older version: read the layer as it was, filter in shapely."""
+        at = self._at(conn, version)
+        if layer not in at["layers"]:
+            raise NotFoundError(f"no layer {layer!r} in version {version} (it has: {', '.join(at['layers'])})")
+        crs = pyproj.CRS.from_wkt(at["crs"]) if at["crs"] else None
+        frame = self._layer_at(conn, layer, at, crs)
+        keep = np.ones(len(frame), bool)
+        if bbox is not None:
+            keep &= np.asarray(shapely.intersects(np.asarray(frame.geometry.values, dtype=object),
+                                                  query_area(bbox, crs)), bool)
+        if scope is not None:
+            keep &= scope.mask(layer, frame)
+        hits = frame[keep]
+        return Page(hits.iloc[offset:offset + limit].reset_index(drop=True), int(len(hits)))
 
     def _intersecting(self, conn, layer: str, area) -> list[int]:
         """SQLite: fids of the features intersecting ``area`` (R*Tree or bbox columns, then shapely)."""
@@ -285,21 +431,30 @@ class Store:
         geoms = np.array([g for _, g in found], dtype=object)
         return sorted(fids[shapely.intersects(geoms, area)].tolist())
 
-    def feature(self, layer: str, code: str) -> gpd.GeoDataFrame:
-        """The feature of ``layer`` with this ``code`` (one row)."""
+    def feature(self, layer: str, code: str, *, scope: Scope | None = None,
+                version: int | None = None) -> gpd.GeoDataFrame:
+        """The feature of ``layer`` with this ``code`` (one row); outside ``scope`` it is not found."""
         with self._connect() as conn:
-            cur = self._layer(conn, layer)
-            t = TABLES[layer]
+            cur = self._at(conn, version)
+            if layer not in cur["layers"]:
+                raise NotFoundError(f"no layer {layer!r} in the stored city (it has: {', '.join(cur['layers'])})")
             if "code" not in cur["layers"][layer]["columns"]:
                 raise NotFoundError(f"{layer} has no codes")
-            rows = conn.execute(sa.select(t).where(t.c.code == code).order_by(t.c.fid).limit(3)).mappings().all()
-        if not rows:
+            if version is None or version == self._newest(conn):
+                t = TABLES[layer]
+                rows = conn.execute(sa.select(t).where(t.c.code == code).order_by(t.c.fid).limit(3)).mappings().all()
+                frame = _frame(layer, rows, cur["layers"][layer]["columns"], pyproj.CRS.from_wkt(cur["crs"]))
+            else:
+                frame = self._layer_at(conn, layer, cur, pyproj.CRS.from_wkt(cur["crs"]))
+                frame = frame[frame["code"] == code].reset_index(drop=True)
+        if scope is not None:
+            frame = frame[scope.mask(layer, frame)].reset_index(drop=True)
+        if frame.empty:
             raise NotFoundError(f"no feature with code {code!r} in {layer}")
-        if len(rows) > 1:
-            raise ConflictError(f"code {code!r} is not unique in {layer} (feature fids "
-                                f"{', '.join(str(r['fid']) for r in rows)}{'…' if len(rows) > 2 else ''}); "
+        if len(frame) > 1:
+            raise ConflictError(f"code {code!r} is not unique in {layer} ({len(frame)} features); "
                                 "see the duplicate_id findings")
-        return _frame(layer, rows, cur["layers"][layer]["columns"], pyproj.CRS.from_wkt(cur["crs"]))
+        return frame
 
     def _layer(self, conn, layer: str) -> dict:
         cur = self._current(conn)
@@ -331,6 +486,23 @@ def query_area(bbox, crs: pyproj.CRS):
         return box
     to_crs = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
     return shapely.transform(box, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
+
+
+def _eroded(area, crs, metres: float = 1.0):
+    """``area`` shrunk by ``metres`` (measured in a projected CRS when ``crs`` is geographic)."""
+    if crs is None or crs.is_projected:
+        return shapely.buffer(area, -metres)
+    from gis.model import metric_crs
+
+    lonlat = crs.equals(pyproj.CRS(4326))
+    to_wgs = None if lonlat else pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    bounds = shapely.bounds(area) if lonlat else to_wgs.transform_bounds(*shapely.bounds(area))
+    metric = metric_crs(bounds)
+    there = pyproj.Transformer.from_crs(crs, metric, always_xy=True)
+    back = pyproj.Transformer.from_crs(metric, crs, always_xy=True)
+    shrunk = shapely.buffer(shapely.transform(area, lambda xy: np.column_stack(there.transform(xy[:, 0], xy[:, 1]))),
+                            -metres)
+    return shapely.transform(shrunk, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
 
 
 def _first_line(e: Exception) -> str:

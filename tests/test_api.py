@@ -33,7 +33,7 @@ def loaded(request, tmp_path_factory, sample):
         url = ctx.__enter__()
     store = Store(url)
     store.load(sample, source="sample.gpkg")
-    client = TestClient(create_app(Settings(database_url=url), store=store), raise_server_exceptions=False)
+    client = TestClient(create_app(Settings(database_url=url, public_read=True), store=store), raise_server_exceptions=False)
     yield store, client
     store.close()
     if ctx is not None:
@@ -145,7 +145,7 @@ def test_findings_are_those_of_check_and_cached_per_version(loaded, sample, monk
 
 def test_a_new_version_is_checked_again(tmp_path, sample):
     store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
-    client = TestClient(create_app(Settings(database_url=store.url), store=store), raise_server_exceptions=False)
+    client = TestClient(create_app(Settings(database_url=store.url, public_read=True), store=store), raise_server_exceptions=False)
     assert client.get("/collections").json()["collections"] == []
     assert "wangge load" in _error(client.get("/findings"), 404)
     store.load(sample)

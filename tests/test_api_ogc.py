@@ -3,6 +3,7 @@
 The server runs in another process because pyogrio holds the GIL while GDAL waits for the answer.
 """
 
+import os
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from test_store import _postgis_or_skip
 
 @pytest.fixture(params=["sqlite", "postgis"])
 def server(request, tmp_path_factory, root):
-    """``wangge serve`` on an empty store (it loads the sample) at a free port on 127.0.0.1."""
+    """``wangge serve`` on an empty store (it loads the sample) at a free port on 127.0.0.1, open for reading."""
     ctx = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'store.sqlite'}"
@@ -36,7 +37,8 @@ def server(request, tmp_path_factory, root):
     log = tmp_path_factory.mktemp("log") / "serve.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([str(wangge), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=root)
+                                stdout=out, stderr=subprocess.STDOUT, cwd=root,
+                                env={**os.environ, "WANGGE_PUBLIC_READ": "true"})  # GDAL reads without a token
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -3,6 +3,10 @@
 ``/`` landing page, ``/conformance``, ``/collections``, ``/collections/{layer}``,
 ``/collections/{layer}/items`` (GeoJSON in WGS84; ``bbox``, ``limit``, ``offset``; ``next`` links) and
 ``/collections/{layer}/items/{code}``.
+
+Reads need a token unless ``settings.public_read``; a street's staff see only their street (items
+of other streets are filtered out, one of another street is 404). ``?version=N`` reads the city as
+of version N (see ``/history``).
 """
 
 import json
@@ -12,8 +16,9 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import shapely
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from api.auth import User, reader, scope_of
 from api.errors import InvalidParameterError
 from api.routes import viewer
 from api.settings import Settings
@@ -138,14 +143,15 @@ def router(settings: Settings) -> APIRouter:
         return _json({"conformsTo": CONFORMANCE})
 
     @api.get("/collections", summary="The layers of the stored city")
-    def collections(request: Request):
+    def collections(request: Request, user: User | None = Depends(reader)):
         base = _base(request)
         cols = [collection(request, layer, info) for layer, info in store(request).layers().items()]
         return _json({"collections": cols,
                       "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}]})
 
     @api.get("/collections/{layer}", summary="One layer")
-    def one_collection(request: Request, layer: Annotated[str, Path(description=f"one of {', '.join(SCHEMA)}")]):
+    def one_collection(request: Request, layer: Annotated[str, Path(description=f"one of {', '.join(SCHEMA)}")],
+                       user: User | None = Depends(reader)):
         return _json(collection(request, layer, layer_info(request, layer)))
 
     @api.get("/collections/{layer}/items", summary="Features of a layer (GeoJSON, WGS84)",
@@ -158,10 +164,14 @@ def router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=settings.max_limit, description="features per page")]
         = settings.default_limit,
         offset: Annotated[int, Query(ge=0, description="features to skip (see the next link)")] = 0,
+        version: Annotated[int | None, Query(ge=1, description="the city as of this version (/history)")] = None,
+        user: User | None = Depends(reader),
     ):
-        layer_info(request, layer)
+        if version is None:
+            layer_info(request, layer)
         box = parse_bbox(bbox)
-        page = store(request).features(layer, bbox=box, limit=limit, offset=offset)
+        page = store(request).features(layer, bbox=box, limit=limit, offset=offset, version=version,
+                                       scope=scope_of(request, user, version))
         url = request.url
         links = [{"href": str(url), "rel": "self", "type": GEOJSON},
                  {"href": f"{_base(request)}/collections/{layer}", "rel": "collection", "type": "application/json"}]
@@ -176,9 +186,13 @@ def router(settings: Settings) -> APIRouter:
 
     @api.get("/collections/{layer}/items/{code}", summary="One feature by its code (GeoJSON, WGS84)",
              response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-    def item(request: Request, layer: str, code: str):
-        layer_info(request, layer)
-        feature = features_json(store(request).feature(layer, code), layer)[0]
+    def item(request: Request, layer: str, code: str,
+             version: Annotated[int | None, Query(ge=1, description="the city as of this version")] = None,
+             user: User | None = Depends(reader)):
+        if version is None:
+            layer_info(request, layer)
+        feature = features_json(store(request).feature(layer, code, version=version,
+                                                       scope=scope_of(request, user, version)), layer)[0]
         base = _base(request)
         feature["links"] = [{"href": str(request.url), "rel": "self", "type": GEOJSON},
                             {"href": f"{base}/collections/{layer}", "rel": "collection", "type": "application/json"}]

@@ -1,13 +1,15 @@
 """``/findings``: ``gis.check`` on the stored city (the function ``wangge check`` calls), cached per
-city version and rule set."""
+city version and rule set; a street's staff get the check of their street (as ``simulate`` limits it)."""
 
 
 import threading
 from collections import OrderedDict
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
+from api.auth import User, reader, scope_of
+from api.proposals import limited, street_mask
 from api.errors import InvalidParameterError
 from api.routes.features import _json
 from api.settings import Settings
@@ -25,17 +27,22 @@ class FindingsCache:
         self._done: OrderedDict[tuple[int, str], dict] = OrderedDict()
         self._lock = threading.Lock()  # check is CPU-bound: one at a time, and never twice for a key
 
-    def get(self, rules: str) -> dict:
+    def get(self, rules: str, scope=None) -> dict:
+        """Findings of the city under ``rules``; with a street's ``scope``, those about that street."""
         with self._lock:
             version = self.store.version()
             if (version, rules) not in self._done:
                 version, city = self.store.snapshot()
                 found = check(city, rules)
-                self._done[(version, rules)] = {"version": version, **to_json(found)}
+                self._done[(version, rules)] = (found, {"version": version, **to_json(found)})
                 while len(self._done) > self.size:
                     self._done.popitem(last=False)
             self._done.move_to_end((version, rules))
-            return self._done[(version, rules)]
+            found, body = self._done[(version, rules)]
+        if scope is None:
+            return body
+        mask = street_mask(found, scope.street, scope.codes["grids"][1], scope.area)
+        return {"version": version, **limited(found, mask, scope.street)}
 
     def __len__(self) -> int:
         return len(self._done)
@@ -47,9 +54,9 @@ def router(settings: Settings) -> APIRouter:
     @api.get("/findings", summary="Findings of the stored city (wangge check)")
     def findings(request: Request,
                  rules: Annotated[str, Query(description=f"a bundled rule set: {', '.join(available())}")]
-                 = settings.default_rules):
+                 = settings.default_rules, user: User | None = Depends(reader)):
         if rules not in available():
             raise InvalidParameterError(f"unknown rule set {rules!r}; bundled: {', '.join(available())}")
-        return _json(request.app.state.findings.get(rules))
+        return _json(request.app.state.findings.get(rules, scope_of(request, user)))
 
     return api

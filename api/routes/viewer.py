@@ -31,6 +31,7 @@ def router(settings: Settings) -> APIRouter:
 
     @api.get("/viewer/config", summary="Settings of the web viewer")
     def config():
-        return {"tiles": settings.tiles_url, "attribution": settings.tiles_attribution}
+        return {"tiles": settings.tiles_url, "attribution": settings.tiles_attribution,
+                "public_read": settings.public_read}
 
     return api

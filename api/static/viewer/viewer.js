@@ -15,17 +15,89 @@ map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
 const status = document.getElementById("status");
 let findingsLayer = null;
+let token = sessionStorage.getItem("wangge-token");
+const city = { version: null, user: null, units: {}, layers: {} };  // shared with proposals.js
 
 function say(text, isError) {
   status.textContent = text;
   status.className = isError ? "error" : "";
 }
 
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/geo+json, application/json" } });
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.detail || body.description || response.statusText);
-  return body;
+class HTTPError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function send(method, url, body, headers = {}) {
+  const h = { Accept: "application/geo+json, application/json", ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  const response = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new HTTPError(response.status, data.description || data.detail || response.statusText);
+  return data;
+}
+
+const getJSON = (url) => send("GET", url);
+
+function login() {  // resolves once the user has a token
+  const dialog = document.getElementById("login");
+  const error = document.getElementById("login-error");
+  return new Promise((resolve) => {
+    document.getElementById("login-form").onsubmit = async (event) => {
+      event.preventDefault();
+      try {
+        const answer = await send("POST", "auth/token", {
+          username: document.getElementById("login-user").value,
+          password: document.getElementById("login-password").value,
+        });
+        token = answer.access_token;
+        sessionStorage.setItem("wangge-token", token);
+        dialog.close();
+        resolve(answer.user);
+      } catch (e) {
+        error.textContent = e.status === 401 ? "用户名或密码错误" : `登录失败：${e.message}`;
+      }
+    };
+    dialog.showModal();
+  });
+}
+
+const ROLES = { street_staff: "街道工作人员", planner: "规划人员", reviewer: "审核人员", admin: "管理员" };
+
+async function whoAmI(config) {
+  if (token) {
+    try {
+      return await getJSON("auth/me");
+    } catch (e) {
+      if (e.status !== 401) throw e;  // expired: sign in again
+      token = null;
+      sessionStorage.removeItem("wangge-token");
+    }
+  }
+  return config.public_read ? null : login();
+}
+
+function showUser(user) {
+  const box = document.getElementById("user");
+  box.replaceChildren();
+  if (!user) {  // reading anonymously: proposals need an account
+    const button = document.createElement("button");
+    button.textContent = "登录";
+    button.onclick = async () => {
+      await login();
+      city.user = await getJSON("auth/me");
+      showUser(city.user);
+      await reload();  // the signed-in view: this user's street
+      if (window.startProposals) await window.startProposals();
+    };
+    box.replaceChildren("未登录（只读）", button);
+    return;
+  }
+  box.textContent = `${user.username} · ${ROLES[user.role] || user.role}${user.street_code ? ` · 街道 ${user.street_code}` : ""}`;
+  const out = document.createElement("button");
+  out.textContent = "退出";
+  out.onclick = () => { sessionStorage.removeItem("wangge-token"); location.reload(); };
+  box.appendChild(out);
 }
 
 async function allFeatures(layer) {
@@ -59,21 +131,30 @@ async function loadUnits() {
     try { fc = await allFeatures(layer); } catch (e) { continue; }  // a city may lack a level
     const gj = L.geoJSON(fc, { style: () => style, interactive: layer === "grids" })
       .bindTooltip((l) => `${label} ${text(l.feature.id)} ${text(l.feature.properties.name)}`, { sticky: true });
+    if (city.layers[layer]) { control.removeLayer(city.layers[layer]); map.removeLayer(city.layers[layer]); }
+    city.units[layer] = fc;
+    city.layers[layer] = gj;
+    if (layer === "grids" && window.onGrids) window.onGrids(gj);
     gj.addTo(map);
     control.addOverlay(gj, `${label} (${fc.features.length})`);
     if (fc.features.length) bounds.extend(gj.getBounds());
   }
-  const buildings = await allFeatures("buildings").catch(() => null);
+  const buildings = city.layers.buildings ? null : await allFeatures("buildings").catch(() => null);
   if (buildings) {
     const gj = L.geoJSON(buildings, {
       style: (f) => ({ color: "#555", weight: 0.4, fillColor: householdColour(f.properties.households || 0), fillOpacity: 0.85 }),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 3 }),
     }).bindTooltip((l) => `建筑 ${text(l.feature.id)} · ${text(l.feature.properties.households)} 户`, { sticky: true });
     gj.addTo(map);
+    city.layers.buildings = gj;
     control.addOverlay(gj, `建筑 (${buildings.features.length})`);
     if (!bounds.isValid() && buildings.features.length) bounds.extend(gj.getBounds());
   }
-  if (bounds.isValid()) map.fitBounds(bounds); else map.setView([28.68, 115.89], 13);
+  if (!city.fitted) {
+    if (bounds.isValid()) map.fitBounds(bounds); else map.setView([28.68, 115.89], 13);
+    city.fitted = true;
+  }
+  if (city.layers.grids) city.layers.grids.bringToFront();
 }
 
 async function loadFindings(rules) {
@@ -108,7 +189,13 @@ async function loadFindings(rules) {
   });
   const s = result.summary || {};
   document.getElementById("counts").textContent = `错误 ${s.errors ?? 0} · 警告 ${s.warnings ?? 0}`;
+  city.version = result.version ?? null;
   say(`规则集 ${rules} · 城市版本 ${result.version ?? "?"}`);
+}
+
+async function reload() {  // after a proposal is applied: the new lines and their findings
+  await loadUnits();
+  await loadFindings(document.getElementById("rules").value);
 }
 
 function legend() {
@@ -129,10 +216,13 @@ async function main() {
   L.control.scale({ imperial: false }).addTo(map);
   const config = await getJSON("viewer/config").catch(() => ({}));
   if (config.tiles) L.tileLayer(config.tiles, { attribution: config.attribution || "" }).addTo(map);
+  city.user = await whoAmI(config);
+  showUser(city.user);
   await loadUnits();
   const select = document.getElementById("rules");
   select.addEventListener("change", () => loadFindings(select.value).catch((e) => say(`检查失败：${e.message}`, true)));
   await loadFindings(select.value);
+  if (city.user && window.startProposals) await window.startProposals();
 }
 
 main().catch((e) => say(`载入失败：${e.message}`, true));

@@ -1,0 +1,265 @@
+"""Users, roles, passwords and access tokens.
+
+- Passwords are hashed with argon2id (``argon2-cffi``); only the hash is stored, never the password,
+  and neither is logged.
+- ``POST /auth/token`` (JSON ``{"username", "password"}``) answers a signed token (JWT, HS256) that
+  expires after ``settings.token_minutes``; the key is ``settings.secret_key``, else one generated
+  once and kept in the store (table ``config``), so every process on the same store accepts it.
+- Roles: ``street_staff`` (one street: sees and proposes only there), ``planner`` (city-wide;
+  proposes), ``reviewer`` (approves, rejects, applies), ``admin`` (manages users; applies).
+- ``GET /auth/me``; ``POST /users`` and ``GET /users`` (admin).
+
+>>> hashed = hash_password("correct horse")
+>>> hashed.startswith("$argon2id$") and "correct horse" not in hashed
+True
+>>> password_matches(hashed, "correct horse"), password_matches(hashed, "wrong")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+import jwt
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from api.errors import AuthenticationError, ForbiddenError, InvalidParameterError
+from api.models import config, users
+from api.settings import Settings
+from api.store import ConflictError, NotFoundError, Store
+
+ROLES = ("street_staff", "planner", "reviewer", "admin")
+ALGORITHM = "HS256"
+USERNAME = re.compile(r"^[^\s/\\]{1,64}$")
+MIN_PASSWORD = 8
+
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("not a password of anyone")
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    street_code: str | None = None
+
+    def json(self) -> dict:
+        return asdict(self)
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (with its own random salt)."""
+    return _hasher.hash(password)
+
+
+def password_matches(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# ---- users in the store ----------------------------------------------------------------------------
+
+def add_user(store: Store, username: str, password: str, role: str, street_code: str | None = None) -> User:
+    """Create a user (ConflictError if the name is taken; InvalidParameterError for a bad role,
+    name, password or street)."""
+    if not USERNAME.match(username or ""):
+        raise InvalidParameterError("username: 1–64 characters, no spaces or slashes")
+    if role not in ROLES:
+        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidParameterError(f"password: at least {MIN_PASSWORD} characters")
+    if role == "street_staff":
+        if not street_code:
+            raise InvalidParameterError("a street_staff user needs a street_code")
+        try:
+            store.scope(street_code)
+        except NotFoundError as e:
+            raise InvalidParameterError(f"street_code: {e}") from None
+    elif street_code:
+        raise InvalidParameterError(f"only street_staff users have a street_code (role {role} is city-wide)")
+    row = {"username": username, "password_hash": hash_password(password), "role": role,
+           "street_code": street_code if role == "street_staff" else None, "created_at": datetime.now(timezone.utc)}
+    try:
+        with store._connect(write=True) as conn, conn.begin():
+            conn.execute(sa.insert(users).values(**row))
+    except sa.exc.IntegrityError:
+        raise ConflictError(f"there is already a user {username!r}") from None
+    return User(username, role, row["street_code"])
+
+
+def get_user(store: Store, username: str) -> User | None:
+    with store._connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    return User(row["username"], row["role"], row["street_code"]) if row else None
+
+
+def list_users(store: Store) -> list[User]:
+    with store._connect() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username)).mappings().all()
+    return [User(r["username"], r["role"], r["street_code"]) for r in rows]
+
+
+def user_count(store: Store) -> int:
+    with store._connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar())
+
+
+def authenticate(store: Store, username: str, password: str) -> User:
+    """The user whose password this is; AuthenticationError otherwise (same answer, same work, whether
+    the name or the password is wrong)."""
+    with store._connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    if not password_matches(row["password_hash"] if row else _DUMMY, password) or row is None:
+        raise AuthenticationError("wrong username or password")
+    return User(row["username"], row["role"], row["street_code"])
+
+
+def demo_users(store: Store, street_code: str | None) -> list[tuple[User, str]]:
+    """One user per role with a random password (the street_staff one for ``street_code``), when
+    the store has no users; [] otherwise."""
+    if user_count(store):
+        return []
+    made = []
+    for role in ROLES:
+        if role == "street_staff" and not street_code:
+            continue
+        password = secrets.token_urlsafe(12)
+        name = "staff" if role == "street_staff" else role
+        made.append((add_user(store, name, password, role, street_code if role == "street_staff" else None),
+                     password))
+    return made
+
+
+# ---- tokens ------------------------------------------------------------------------------------------
+
+def signing_key(store: Store, settings: Settings) -> str:
+    """``settings.secret_key``, else the key kept in the store (generated on first use)."""
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value()
+    with store._connect() as conn:
+        value = conn.execute(sa.select(config.c.value).where(config.c.key == "secret_key")).scalar()
+    if value:
+        return value
+    try:
+        with store._connect(write=True) as conn, conn.begin():
+            conn.execute(sa.insert(config).values(key="secret_key", value=secrets.token_urlsafe(48)))
+    except sa.exc.IntegrityError:
+        pass  # another process made it first: use theirs
+    with store._connect() as conn:
+        return conn.execute(sa.select(config.c.value).where(config.c.key == "secret_key")).scalar()
+
+
+def issue_token(user: User, key: str, minutes: int) -> str:
+    now = datetime.now(timezone.utc)
+    return jwt.encode({"sub": user.username, "role": user.role, "street": user.street_code,
+                       "iat": now, "exp": now + timedelta(minutes=minutes)}, key, algorithm=ALGORITHM)
+
+
+def user_of_token(store: Store, key: str, token: str) -> User:
+    """The user a valid token names (their current role and street); AuthenticationError otherwise."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationError("the token has expired: sign in again (POST /auth/token)") from None
+    except jwt.InvalidTokenError:
+        raise AuthenticationError("invalid token") from None
+    user = get_user(store, str(claims["sub"]))
+    if user is None:
+        raise AuthenticationError("the token's user no longer exists")
+    return user
+
+
+# ---- FastAPI dependencies -------------------------------------------------------------------------------
+
+bearer = HTTPBearer(auto_error=False, description="a token from POST /auth/token")
+
+
+def optional_user(request: Request,
+                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> User | None:
+    """The user of the request's bearer token; None without a token; 401 for a bad one."""
+    if request.headers.get("authorization") and credentials is None:
+        raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+    if credentials is None:
+        return None
+    return user_of_token(request.app.state.store, request.app.state.signing_key, credentials.credentials)
+
+
+def reader(request: Request, user: User | None = Depends(optional_user)) -> User | None:
+    """Read endpoints: a signed-in user, or nobody when ``settings.public_read`` (the whole city)."""
+    if user is None and not request.app.state.settings.public_read:
+        raise AuthenticationError("sign in first: POST /auth/token, then send 'Authorization: Bearer <token>'")
+    return user
+
+
+def signed_in(user: User | None = Depends(optional_user)) -> User:
+    if user is None:
+        raise AuthenticationError("sign in first: POST /auth/token, then send 'Authorization: Bearer <token>'")
+    return user
+
+
+def role(*allowed: str):
+    """A dependency: the signed-in user, 403 unless their role is one of ``allowed``."""
+
+    def check(user: User = Depends(signed_in)) -> User:
+        if user.role not in allowed:
+            raise ForbiddenError(f"this needs the role {' or '.join(allowed)} (you are {user.role})")
+        return user
+
+    return check
+
+
+def scope_of(request: Request, user: User | None, version: int | None = None):
+    """The :class:`api.store.Scope` limiting what ``user`` sees (None: the whole city)."""
+    if user is None or user.role != "street_staff":
+        return None
+    return request.app.state.store.scope(user.street_code, version)
+
+
+# ---- routes -------------------------------------------------------------------------------------------
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class NewUser(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1000)
+    role: Literal["street_staff", "planner", "reviewer", "admin"]
+    street_code: str | None = Field(None, max_length=100)
+
+
+def router(settings: Settings) -> APIRouter:
+    api = APIRouter(tags=["auth"])
+
+    @api.post("/auth/token", summary="Sign in: a bearer token for the other endpoints")
+    def token(request: Request, body: Credentials):
+        store = request.app.state.store
+        user = authenticate(store, body.username, body.password)
+        return {"access_token": issue_token(user, request.app.state.signing_key, settings.token_minutes),
+                "token_type": "bearer", "expires_in": settings.token_minutes * 60, "user": user.json()}
+
+    @api.get("/auth/me", summary="The signed-in user")
+    def me(user: User = Depends(signed_in)):
+        return user.json()
+
+    @api.post("/users", status_code=201, summary="Create a user (admin)")
+    def create_user(request: Request, body: NewUser, admin: User = Depends(role("admin"))):
+        return add_user(request.app.state.store, body.username, body.password, body.role, body.street_code).json()
+
+    @api.get("/users", summary="All users (admin)")
+    def all_users(request: Request, admin: User = Depends(role("admin"))):
+        return {"users": [u.json() for u in list_users(request.app.state.store)]}
+
+    return api

@@ -1,0 +1,404 @@
+"""Redraw proposals on both backends: review before approval, the workflow and its roles, bad input,
+atomic apply with history, and a server killed in the middle of applying."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from api.store import Store
+from gis import check, read_city
+from test_auth import OTHER, STREET, Env, error, open_store
+from test_store import assert_same_city
+
+A, B, GRID = "360102001001", "360102001002", "360102001001-02"  # GRID lies in A and borders B
+
+
+@pytest.fixture(scope="module")
+def sample(root):
+    return read_city(root / "data" / "sample.gpkg")
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def env(request, tmp_path, sample):
+    url, ctx = open_store(request.param, tmp_path)
+    e = Env(url, sample, max_upload_bytes=200_000)
+    yield e
+    e.store.close()
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+
+
+def street_units(env, headers="staff", level="communities"):
+    return env.client.get(f"/collections/{level}/items?limit=1000", headers=env.headers[headers]).json()
+
+
+def fc(features):
+    return {"type": "FeatureCollection", "features": features}
+
+
+def moved_grid(env, sample):
+    """The street's communities with GRID moved from A to B (WGS84, as a viewer would send them)."""
+    units = street_units(env)["features"]
+    grid = sample["grids"].to_crs(4326).set_index("code").geometry[GRID]
+    for f in units:
+        g = shapely.geometry.shape(f["geometry"])
+        if f["id"] == A:
+            f["geometry"] = shapely.geometry.mapping(g.difference(grid))
+        elif f["id"] == B:
+            f["geometry"] = shapely.geometry.mapping(g.union(grid))
+    return fc(units)
+
+
+def propose(env, units, who="staff", title="move a grid", **extra):
+    body = {"street_code": STREET, "level": "communities", "title": title, "reason": "balance households",
+            "base_version": env.store.version(), "units": units, **extra}
+    return env.client.post("/proposals", json=body, headers=env.headers[who])
+
+
+def to_approved(env, pid, author="staff"):
+    assert env.client.post(f"/proposals/{pid}/submit", headers=env.headers[author]).json()["state"] == "submitted"
+    r = env.client.post(f"/proposals/{pid}/approve", headers=env.headers["reviewer"], json={"why": "ok"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_review_before_approval_and_apply_with_history(env, sample):
+    r = propose(env, moved_grid(env, sample))
+    assert r.status_code == 201, r.text
+    p = r.json()
+    assert p["state"] == "draft" and p["author"] == "staff" and p["base_version"] == 1 and p["level"] == "communities"
+    assert [e["state"] for e in p["events"]] == ["draft"] and p["events"][0]["by"] == "staff"
+    b = sample["buildings"]
+    grid = sample["grids"].set_index("code").geometry[GRID]
+    moved = int(b.loc[b.representative_point().within(grid), "households"].sum())
+    assert moved > 0
+    sizes = {s["code"]: s for s in p["sizes"]}
+    assert sizes[A]["households_before"] - sizes[A]["households_after"] == moved
+    assert sizes[B]["households_after"] - sizes[B]["households_before"] == moved
+    assert {s["code"] for s in p["sizes"]} == set(sample["communities"].query("street_code == @STREET")["code"])
+    assert p["summary"]["new_errors"] == 0 and set(p["summary"]["changed"]) == {A, B}
+    assert p["findings"]["findings"] and p["findings"]["summary"]["street"] == STREET
+    # workflow up to applied; the city moves by one version, all layers at once
+    to_approved(env, p["id"])
+    r = env.client.post(f"/proposals/{p['id']}/apply", headers={**env.headers["reviewer"], "If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["state"] == "applied" and done["applied_version"] == 2
+    assert [e["state"] for e in done["events"]] == ["draft", "submitted", "approved", "applied"]
+    assert env.store.version() == 2
+    city = env.store.city()
+    g = city["grids"].set_index("code")
+    assert g.at[GRID, "community_code"] == B  # the child follows its new parent
+    c = city["communities"].set_index("code")
+    assert c.geometry[B].contains(grid.representative_point()) and not c.geometry[A].intersection(grid).area > 1
+    assert c.at[B, "households"] == sizes[B]["households_after"]
+    found = check(city, "national")
+    before = check(sample, "national")
+    assert (found["severity"] == "error").sum() <= (before["severity"] == "error").sum()
+    # history: who, why, which proposal; the old city still readable
+    h = env.client.get("/history", headers=env.headers["staff"]).json()["versions"]
+    assert [v["version"] for v in h] == [1, 2]
+    assert h[1]["by"] == "reviewer" and h[1]["proposal_id"] == p["id"] and "move a grid" in h[1]["why"]
+    old = env.client.get(f"/collections/grids/items/{GRID}?version=1", headers=env.headers["planner"]).json()
+    new = env.client.get(f"/collections/grids/items/{GRID}", headers=env.headers["planner"]).json()
+    assert (old["properties"]["community_code"], new["properties"]["community_code"]) == (A, B)
+    v1 = env.client.get("/collections/communities/items?version=1&limit=100", headers=env.headers["planner"]).json()
+    wgs = sample["communities"].to_crs(4326)
+    assert [f["id"] for f in v1["features"]] == wgs["code"].tolist()
+    assert all(shapely.equals_exact(shapely.geometry.shape(f["geometry"]), g, 1e-9)
+               for f, g in zip(v1["features"], wgs.geometry))
+    _, city1 = env.store.snapshot(1)
+    assert_same_city(sample, city1)
+    assert "no version 7" in error(env.client.get("/collections/grids/items?version=7", headers=env.headers["planner"]), 404)
+    # applied versions are append-only
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with env.store.engine.begin() as conn:
+            conn.execute(sa.text("delete from communities_history"))
+    # applying again: not approved any more
+    assert "applied" in error(env.client.post(f"/proposals/{p['id']}/apply", headers=env.headers["reviewer"],
+                                              json={"base_version": 1}), 409)
+
+
+def test_an_operation_makes_the_units(env, sample):
+    from gis.simulate import merge
+
+    r = env.client.post("/proposals", headers=env.headers["planner"], json={
+        "street_code": STREET, "operation": "merge", "unit": A, "title": "merge A", "reason": "small",
+        "base_version": 1})
+    assert r.status_code == 201, r.text
+    p = r.json()
+    plan = merge(sample, A, level="communities", rules="national")
+    want = plan.apply(sample)["communities"].query("street_code == @STREET")["code"].tolist()
+    assert [f["properties"]["code"] for f in p["units"]["features"]] == want and A not in want
+    assert p["operation"]["operation"] == "merge" and p["level"] == "communities"
+    assert p["summary"]["units_after"] == p["summary"]["units_before"] - 1
+    assert "not a community or grid" in error(env.client.post("/proposals", headers=env.headers["planner"], json={
+        "street_code": STREET, "operation": "split", "unit": "360102002001", "title": "t", "base_version": 1}), 400)
+
+
+def test_gaps_and_overlaps_are_findings_and_block_approval(env, sample):
+    units = street_units(env)["features"]
+    grid = sample["grids"].to_crs(4326).set_index("code").geometry[GRID]
+    gap = [dict(f, geometry=shapely.geometry.mapping(shapely.geometry.shape(f["geometry"]).difference(grid)))
+           if f["id"] == A else f for f in units]
+    overlap = [dict(f, geometry=shapely.geometry.mapping(shapely.geometry.shape(f["geometry"]).union(grid)))
+               if f["id"] == B else f for f in units]
+    for units, code in ((gap, "gap"), (overlap, "overlap")):
+        p = propose(env, fc(units)).json()
+        assert p["summary"]["new_errors"] > 0 and code in p["summary"]["new_error_codes"], p["summary"]
+        assert any(f["code"] == code for f in p["findings"]["findings"])
+        env.client.post(f"/proposals/{p['id']}/submit", headers=env.headers["staff"])
+        assert "adds" in error(env.client.post(f"/proposals/{p['id']}/approve", headers=env.headers["reviewer"]), 409)
+        assert "approved" in error(env.client.post(f"/proposals/{p['id']}/apply", headers=env.headers["reviewer"],
+                                                   json={"base_version": 1}), 409)
+    assert env.store.version() == 1
+
+
+def _bowtie(env):
+    units = street_units(env)["features"]
+    x, y = shapely.geometry.shape(units[0]["geometry"]).representative_point().coords[0]
+    d = 0.001
+    units[0]["geometry"] = {"type": "Polygon", "coordinates": [[[x, y], [x + d, y + d], [x + d, y], [x, y + d], [x, y]]]}
+    return fc(units)
+
+
+def _shifted(env):
+    units = street_units(env)["features"]
+    units[0]["geometry"] = shapely.geometry.mapping(shapely.affinity.translate(
+        shapely.geometry.shape(units[0]["geometry"]), xoff=0.05))
+    return fc(units)
+
+
+def _other_street_code(env):
+    units = street_units(env)["features"]
+    units[0]["properties"]["code"] = "360102002001"
+    return fc(units)
+
+
+@pytest.mark.parametrize("make, status, words", [
+    (_bowtie, 400, "Self-intersection"),
+    (_shifted, 400, "outside street"),
+    (_other_street_code, 400, "belong to another street"),
+    (lambda env: {**fc(street_units(env)["features"]), "crs": {"type": "name", "properties": {"name": "EPSG:4548"}}},
+     400, "WGS84"),
+    (lambda env: fc([{**f, "properties": {"code": "X"}} for f in street_units(env)["features"][:2]]), 400, "more than one"),
+    (lambda env: fc([{"type": "Feature", "properties": {"code": "X"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]),
+     400, "Polygon"),
+    (lambda env: fc([]), 400, "empty"),
+    (lambda env: {"type": "Feature"}, 400, "FeatureCollection"),
+    (lambda env: fc([{"type": "Feature", "properties": {"code": "X"},
+                      "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]] * 20000]}}]), 413, "larger"),
+])
+def test_bad_input_is_refused_and_changes_nothing(env, make, status, words):
+    before = env.client.get("/proposals", headers=env.headers["planner"]).json()["proposals"]
+    assert words in error(propose(env, make(env)), status)
+    assert env.client.get("/proposals", headers=env.headers["planner"]).json()["proposals"] == before
+    assert env.store.version() == 1 and env.store.history()[-1]["action"] == "load"
+
+
+def test_injection_in_text_round_trips_harmlessly(env, sample):
+    nasty, script = "'); DROP TABLE grids;--", "<script>alert('x')</script>"
+    units = street_units(env)["features"]
+    units[0]["properties"]["name"] = nasty + script
+    r = propose(env, fc(units), title=nasty, reason=script)
+    assert r.status_code == 201 and r.headers["content-type"].startswith("application/json")
+    p = env.client.get(f"/proposals/{r.json()['id']}", headers=env.headers["staff"]).json()
+    assert (p["title"], p["reason"]) == (nasty, script)
+    assert p["units"]["features"][0]["properties"]["name"] == nasty + script
+    to_approved(env, p["id"])
+    assert env.client.post(f"/proposals/{p['id']}/apply", headers=env.headers["admin"],
+                           json={"base_version": 1}).status_code == 200
+    code = units[0]["properties"]["code"]
+    got = env.client.get(f"/collections/communities/items/{code}", headers=env.headers["staff"])
+    assert got.json()["properties"]["name"] == nasty + script and "<script>" not in got.headers["content-type"]
+    assert len(env.store.city()["grids"]) == len(sample["grids"])  # the table is still there, whole
+    assert sa.inspect(env.store.engine).has_table("grids")
+
+
+def test_roles_and_streets(env, sample):
+    units = street_units(env)["features"]
+    assert "street" in error(env.client.post("/proposals", headers=env.headers["staff2"], json={
+        "street_code": STREET, "level": "communities", "title": "t", "base_version": 1, "units": fc(units)}), 403)
+    error(propose(env, fc(units), who="reviewer"), 403)
+    theirs = street_units(env, "staff2")["features"]
+    r = env.client.post("/proposals", headers=env.headers["planner"], json={
+        "street_code": OTHER, "level": "communities", "title": "other street", "base_version": 1, "units": fc(theirs)})
+    assert r.status_code == 201, r.text
+    other_id = r.json()["id"]
+    mine = propose(env, fc(units)).json()["id"]
+    error(env.client.get(f"/proposals/{other_id}", headers=env.headers["staff"]), 404)
+    error(env.client.post(f"/proposals/{other_id}/submit", headers=env.headers["staff"]), 404)
+    assert [p["id"] for p in env.client.get("/proposals", headers=env.headers["staff"]).json()["proposals"]] == [mine]
+    assert {p["id"] for p in env.client.get("/proposals", headers=env.headers["reviewer"]).json()["proposals"]} == \
+        {mine, other_id}
+    error(env.client.get("/proposals/9999", headers=env.headers["reviewer"]), 404)
+    assert "author" in error(env.client.post(f"/proposals/{mine}/submit", headers=env.headers["planner"]), 403)
+    error(env.client.post(f"/proposals/{mine}/approve", headers=env.headers["staff"]), 403)
+    # the author changes a draft, then it is locked
+    r = env.client.put(f"/proposals/{mine}", headers=env.headers["staff"], json={"title": "better title",
+                                                                                 "units": moved_grid(env, sample)})
+    assert r.status_code == 200 and r.json()["title"] == "better title" and set(r.json()["summary"]["changed"]) == {A, B}
+    env.client.post(f"/proposals/{mine}/submit", headers=env.headers["staff"])
+    assert "draft" in error(env.client.put(f"/proposals/{mine}", headers=env.headers["staff"], json={"title": "x"}), 409)
+    error(env.client.post(f"/proposals/{mine}/approve", headers=env.headers["planner"]), 403)
+    assert "why" in error(env.client.post(f"/proposals/{mine}/reject", headers=env.headers["reviewer"], json={}), 400)
+    r = env.client.post(f"/proposals/{mine}/reject", headers=env.headers["reviewer"], json={"why": "not now"})
+    assert r.json()["state"] == "rejected" and r.json()["events"][-1] == {**r.json()["events"][-1], "by": "reviewer",
+                                                                           "why": "not now"}
+    assert [p["id"] for p in env.client.get("/proposals?state=rejected", headers=env.headers["staff"]).json()["proposals"]] == [mine]
+    assert env.store.version() == 1
+
+
+def test_apply_needs_the_version_and_refuses_stale_proposals(env, sample):
+    first = propose(env, moved_grid(env, sample)).json()["id"]
+    units = street_units(env)["features"]
+    units[1]["properties"]["name"] = "新名字"
+    second = propose(env, fc(units), title="rename").json()["id"]
+    for pid in (first, second):
+        to_approved(env, pid)
+    assert "If-Match" in error(env.client.post(f"/proposals/{first}/apply", headers=env.headers["reviewer"]), 400)
+    assert "version 1" in error(env.client.post(f"/proposals/{first}/apply", headers={
+        **env.headers["reviewer"], "If-Match": "5"}), 409)
+    error(env.client.post(f"/proposals/{first}/apply", headers=env.headers["planner"], json={"base_version": 1}), 403)
+    assert env.client.post(f"/proposals/{first}/apply", headers=env.headers["reviewer"],
+                           json={"base_version": 1}).status_code == 200
+    city = env.store.city()
+    assert "version 2" in error(env.client.post(f"/proposals/{second}/apply", headers=env.headers["reviewer"],
+                                                json={"base_version": 1}), 409)
+    assert env.store.version() == 2 and env.client.get(f"/proposals/{second}", headers=env.headers["staff"]).json()["state"] == "approved"
+    assert_same_city(city, env.store.city())
+    assert "version 2" in error(propose(env, fc(units), title="late", base_version=1), 409)  # made on an old version
+
+
+def test_a_failing_apply_changes_nothing(env, sample, monkeypatch):
+    pid = propose(env, moved_grid(env, sample)).json()["id"]
+    to_approved(env, pid)
+    real = Store._insert
+
+    def failing(self, conn, name, records):
+        if name == "grids":  # communities went in already
+            raise sa.exc.OperationalError("insert", {}, Exception("disk full"))
+        real(self, conn, name, records)
+
+    monkeypatch.setattr(Store, "_insert", failing)
+    assert "internal error" in error(env.client.post(f"/proposals/{pid}/apply", headers=env.headers["reviewer"],
+                                                     json={"base_version": 1}), 500)
+    monkeypatch.setattr(Store, "_insert", real)
+    assert env.store.version() == 1 and len(env.store.history()) == 1
+    assert_same_city(sample, env.store.city())
+    p = env.client.get(f"/proposals/{pid}", headers=env.headers["staff"]).json()
+    assert p["state"] == "approved" and p["applied_version"] is None
+    with env.store.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from communities_history")).scalar() == 0
+
+
+# ---- a server killed while it applies --------------------------------------------------------------
+
+def _serve(url, port, log: Path, root, **env):
+    wangge = Path(sys.executable).parent / "wangge"
+    with open(log, "a") as out:
+        proc = subprocess.Popen([str(wangge), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=root, env={**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(base + "/conformance", timeout=2, trust_env=False)
+            return proc, base
+        except httpx.TransportError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"wangge serve did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def served_url(request, tmp_path):
+    url, ctx = open_store(request.param, tmp_path)
+    yield url
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+
+
+def test_a_server_killed_while_applying_leaves_the_old_city(served_url, tmp_path, root, sample):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    proc, base = _serve(served_url, port, log, root, WANGGE_TEST_APPLY_DELAY="60", NO_PROXY="127.0.0.1")
+    try:
+        users = dict(re.findall(r"username=(\S+) role=\S+(?: street=\S+)? password=(\S+)", log.read_text()))
+        assert set(users) == {"staff", "planner", "reviewer", "admin"}, log.read_text()
+        assert re.search(rf"username=staff role=street_staff street={STREET}", log.read_text())
+        http = httpx.Client(base_url=base, trust_env=False, timeout=60)
+
+        def login(name):
+            token = http.post("/auth/token", json={"username": name, "password": users[name]}).json()["access_token"]
+            return {"Authorization": f"Bearer {token}"}
+
+        staff, reviewer = login("staff"), login("reviewer")
+        # a proposal that rewrites two layers: a grid moves to the next community (communities and
+        # grids change), and every community of the street is renamed
+        units = http.get("/collections/communities/items?limit=1000", headers=staff).json()["features"]
+        grid = sample["grids"].to_crs(4326).set_index("code").geometry[GRID]
+        for f in units:
+            g = shapely.geometry.shape(f["geometry"])
+            if f["id"] in (A, B):
+                f["geometry"] = shapely.geometry.mapping(g.difference(grid) if f["id"] == A else g.union(grid))
+            f["properties"]["name"] = f["properties"]["name"] + "（新）"
+        r = http.post("/proposals", headers=staff, json={"street_code": STREET, "level": "communities",
+                                                         "title": "big", "reason": "", "base_version": 1,
+                                                         "units": fc(units)})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        http.post(f"/proposals/{pid}/submit", headers=staff)
+        approved = http.post(f"/proposals/{pid}/approve", headers=reviewer)
+        assert approved.status_code == 200, (approved.text, r.json()["summary"])
+        def apply():
+            try:
+                httpx.post(f"{base}/proposals/{pid}/apply", headers=reviewer, json={"base_version": 1},
+                           trust_env=False, timeout=90)
+            except httpx.HTTPError:
+                pass  # the server is killed before it answers
+
+        threading.Thread(target=apply, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while "test apply delay" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # inside the transaction: every layer written, nothing committed
+        proc.wait(10)
+        proc, base = _serve(served_url, port, log, root, NO_PROXY="127.0.0.1")
+        store = Store(served_url)
+        assert store.version() == 1 and [h["action"] for h in store.history()] == ["load"]
+        assert_same_city(sample, store.city())
+        http = httpx.Client(base_url=base, trust_env=False, timeout=60)
+        findings = http.get("/findings", headers=login("planner")).json()
+        assert findings["version"] == 1 and findings["summary"] == check(sample, "national").attrs["summary"]
+        assert http.get(f"/proposals/{pid}", headers=reviewer).json()["state"] == "approved"
+        # and then applied for real: the new city, whole
+        r = http.post(f"/proposals/{pid}/apply", headers=reviewer, json={"base_version": 1})
+        assert r.status_code == 200, r.text
+        assert store.version() == 2
+        new = store.city()
+        assert new["grids"].set_index("code").at[GRID, "community_code"] == B
+        assert new["communities"]["name"].str.endswith("（新）").sum() == len(units)
+        before = {(f["code"], tuple(f["ids"])) for f in findings["findings"] if f["severity"] == "error"}
+        after = http.get("/findings", headers=login("planner")).json()
+        assert after["version"] == 2
+        assert {(f["code"], tuple(f["ids"])) for f in after["findings"] if f["severity"] == "error"} <= before
+        store.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
