@@ -260,3 +260,17 @@ def test_cli_users_add(tmp_path, sample, root):
     for name, pw, role in [("li", "pass-word-1", "street_staff"), ("zhao", "pw-from-prompt", "reviewer")]:
         body = client.post("/auth/token", json={"username": name, "password": pw}).json()
         assert body["user"]["role"] == role
+
+
+def test_collections_show_street_staff_their_street_not_the_city(env, sample):
+    streets = sample["streets"].to_crs(4326).set_index("code")
+    mine = streets.loc[STREET].geometry.bounds
+    for path in ("/collections", "/collections/grids"):
+        body = env.client.get(path, headers=env.headers["staff"]).json()
+        cols = body["collections"] if "collections" in body else [body]
+        for c in cols:
+            assert "features" not in c["description"]  # no city-wide counts
+            bbox = c["extent"]["spatial"]["bbox"][0]
+            assert all(abs(a - b) < 1e-4 for a, b in zip(bbox, mine))  # the street's extent (eroded 1 m)
+    city = env.client.get("/collections/grids", headers=env.headers["planner"]).json()
+    assert city["description"].startswith(f"{len(sample['grids'])} features")

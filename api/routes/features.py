@@ -13,6 +13,7 @@ import json
 import math
 from typing import Annotated
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -98,11 +99,17 @@ def router(settings: Settings) -> APIRouter:
     def store(request: Request) -> Store:
         return request.app.state.store
 
-    def collection(request: Request, layer: str, info: dict) -> dict:
+    def collection(request: Request, layer: str, info: dict, user: User | None) -> dict:
+        """A layer's metadata; street staff see their street's extent and no city-wide count."""
         base = _base(request)
-        extent = store(request).extent(layer)
+        scope = scope_of(request, user)
+        if scope is None:
+            extent, count = store(request).extent(layer), f"{info['count']} features; "
+        else:
+            area = gpd.GeoSeries([scope.area], crs=store(request).crs()).to_crs(4326)
+            extent, count = (None if area.is_empty.iloc[0] else tuple(area.total_bounds)), ""
         c = {"id": layer, "title": f"{LABELS.get(layer, layer)} ({layer})",
-             "description": f"{info['count']} features; columns: {', '.join(info['columns'])}",
+             "description": f"{count}columns: {', '.join(info['columns'])}",
              "itemType": "feature", "crs": [CRS84],
              "links": [{"href": f"{base}/collections/{layer}", "rel": "self", "type": "application/json"},
                        {"href": f"{base}/collections/{layer}/items", "rel": "items", "type": GEOJSON,
@@ -145,14 +152,14 @@ def router(settings: Settings) -> APIRouter:
     @api.get("/collections", summary="The layers of the stored city")
     def collections(request: Request, user: User | None = Depends(reader)):
         base = _base(request)
-        cols = [collection(request, layer, info) for layer, info in store(request).layers().items()]
+        cols = [collection(request, layer, info, user) for layer, info in store(request).layers().items()]
         return _json({"collections": cols,
                       "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}]})
 
     @api.get("/collections/{layer}", summary="One layer")
     def one_collection(request: Request, layer: Annotated[str, Path(description=f"one of {', '.join(SCHEMA)}")],
                        user: User | None = Depends(reader)):
-        return _json(collection(request, layer, layer_info(request, layer)))
+        return _json(collection(request, layer, layer_info(request, layer), user))
 
     @api.get("/collections/{layer}/items", summary="Features of a layer (GeoJSON, WGS84)",
              response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
