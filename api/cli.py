@@ -74,7 +74,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ):
-    """Serve the stored city (OGC API – Features, findings, /docs); an empty store gets the sample city."""
+    """Serve the viewer at /, the OGC API, findings, proposals and /docs; an empty store gets the sample city and demo users."""
     import uvicorn
 
     from api.app import create_app
