@@ -250,11 +250,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=600, help="time cap per method and input")
     ap.add_argument("--maxp-seconds", type=float, default=120, help="time cap for spopt max-p per input")
+    ap.add_argument("--inputs", nargs="+", choices=["street", "city"], default=["street", "city"])
     args = ap.parse_args()
     from gis.rules import load_rules
 
-    inputs = [("street", *street_city(args.seed), load_rules(RULES)),
-              ("city", *whole_city(args.seed), load_rules("nanchang-2002"))]
+    make = {"street": lambda: ("street", *street_city(args.seed), load_rules(RULES)),
+            "city": lambda: ("city", *whole_city(args.seed), load_rules("nanchang-2002"))}
+    inputs = [make[name]() for name in args.inputs]
     print(f"{'input':<7} {'method':<31} {'time s':>8} {'units':>6} {'in bounds':>10} {'contiguous':>11} "
           f"{'hh moved':>9} {'moved %':>8} {'mean PP':>8}  note")
     for name, city, parents, rules in inputs:

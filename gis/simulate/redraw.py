@@ -55,8 +55,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree, shortest_path
+from scipy.sparse import coo_matrix, csr_matrix, identity
+from scipy.sparse.linalg import spsolve_triangular
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from gis.model import LABELS, PARENT, City
 from gis.rules import RuleSet, load_rules
@@ -209,6 +210,26 @@ def overlap(part, old, w, k, n_old) -> np.ndarray:
     return np.bincount(part * n_old + old, w, k * n_old).reshape(k, n_old)
 
 
+
+def _subtree_sums(order, par, child, hit, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sums over each node's subtree of a spanning tree given in BFS ``order`` (parents first):
+    columns 0 and 1 of ``values`` over the whole subtree, column 2 only along edges ``hit`` (child
+    in the same current unit as its parent). One sparse upper-triangular solve per edge set:
+    (I - C) s = v, with C[parent, child] = 1."""
+    m = len(order)
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
+    p, c = rank[par], rank[child]
+    eye = identity(m, format="csr")
+    full = (eye - csr_matrix((np.ones(len(c)), (p, c)), shape=(m, m))).tocsr()
+    own = (eye - csr_matrix((np.ones(int(hit.sum())), (p[hit], c[hit])), shape=(m, m))).tocsr()
+    v = values[order]
+    both = spsolve_triangular(full, v[:, :2], lower=False)
+    same = spsolve_triangular(own, v[:, 2], lower=False)
+    out = np.empty((m, 3))
+    out[order, :2], out[order, 2] = both, same
+    return out[:, 0], out[:, 1], out[:, 2]
+
 class BlockGraph:
     """The block graph of one parent: nodes (estate blocks) with weights, current unit, area and
     perimeter; edges with shared lengths. ``best`` runs the redraw search on it (also used by
@@ -250,23 +271,13 @@ class BlockGraph:
                 tree = (tree + tree.T).tocsr()
                 root = int(rng.integers(m))
                 order, pred = breadth_first_order(tree, root, directed=False, return_predecessors=True)
-                depth = shortest_path(tree, unweighted=True, indices=root, directed=False)
                 lw, lold = w[nodes], old[nodes]
-                sub = lw.copy()
-                same = lw.copy()  # households of the node's current unit in its subtree (exact on biased trees)
-                cnt = np.ones(m)  # nodes in the subtree
                 child = order[1:]
                 par = pred[child]
-                levels = np.argsort(-depth[child], kind="stable")
-                cs, ps = child[levels], par[levels]
-                dd = depth[cs]
-                cuts = np.flatnonzero(np.r_[True, dd[1:] != dd[:-1], True])
-                for s, e in zip(cuts[:-1], cuts[1:]):
-                    c, q = cs[s:e], ps[s:e]
-                    np.add.at(sub, q, sub[c])
-                    np.add.at(cnt, q, cnt[c])
-                    hit = lold[c] == lold[q]
-                    np.add.at(same, q[hit], same[c[hit]])
+                hit = lold[child] == lold[par]
+                # subtree sums: households, nodes, and households of the node's own current unit
+                # (exact on biased trees), each one triangular solve in BFS order
+                sub, cnt, same = _subtree_sums(order, par, child, hit, np.stack([lw, np.ones(m), lw], 1))
                 tot = sub[root]
                 side = sub[child]
                 score = violation(side, lo, hi) + violation(tot - side, (kk - 1) * lo, (kk - 1) * hi)
