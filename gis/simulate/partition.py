@@ -62,8 +62,9 @@ def unit_bounds(units: pd.DataFrame, level: str, rules: RuleSet) -> pd.DataFrame
 def violation(value, lo, hi) -> np.ndarray:
     """How far each value is outside [lo, hi] (0 inside; NaN bounds are open)."""
     value = np.asarray(value, float)
-    lo = np.nan_to_num(np.asarray(lo, float), nan=-np.inf)
-    hi = np.nan_to_num(np.asarray(hi, float), nan=np.inf)
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    lo = np.where(np.isnan(lo), -np.inf, lo) if lo.ndim else (-np.inf if np.isnan(lo) else float(lo))
+    hi = np.where(np.isnan(hi), np.inf, hi) if hi.ndim else (np.inf if np.isnan(hi) else float(hi))
     return np.maximum(lo - value, 0) + np.maximum(value - hi, 0)
 
 
