@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import auth, proposals
 from api.errors import PayloadTooLargeError, add_exception_handlers
-from api.routes import features, findings, viewer
+from api.routes import features, findings, tiles, viewer
 from api.settings import Settings
 from api.store import Store
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             swagger_ui_parameters={"validatorUrl": None})
 
     app.include_router(features.router(settings))
+    app.include_router(tiles.router(settings))
     app.include_router(findings.router(settings))
     app.include_router(viewer.router(settings))
     app.include_router(auth.router(settings))

@@ -431,6 +431,106 @@ class Store:
         geoms = np.array([g for _, g in found], dtype=object)
         return sorted(fids[shapely.intersects(geoms, area)].tolist())
 
+    def tile(self, layer: str, z: int, x: int, y: int, *, scope: Scope | None = None) -> bytes:
+        """A Mapbox Vector Tile (WebMercatorQuad ``z/x/y``, y from the top) of the newest ``layer``:
+        the features whose geometry intersects the tile's envelope (EPSG:3857), only those in
+        ``scope`` if given, clipped to the envelope plus a buffer of :data:`TILE_BUFFER` units of
+        :data:`TILE_EXTENT`; properties ``code``, ``name`` and the counts (``households``,
+        ``residents``) the layer has; feature id: the stored ``fid``. ``b""`` when no feature is in it.
+
+        PostGIS builds it (``ST_AsMVT``, ``ST_AsMVTGeom``, ``ST_TileEnvelope``; the GiST index finds
+        the candidates); the embedded store finds them with the R*Tree and encodes in Python.
+        """
+        check_tile(z, x, y)
+        env = tile_envelope(z, x, y)
+        with self._connect() as conn:
+            cur = self._layer(conn, layer)
+            t = TABLES[layer]
+            props = [c for c in TILE_PROPERTIES if c in SCHEMA[layer]]
+            codes = area = None
+            if scope is not None:
+                if layer in scope.codes:
+                    codes = scope.codes[layer]
+                    if codes[0] not in t.c or not codes[1]:
+                        return b""
+                else:
+                    area = scope.area
+            search = _search_bounds(env, cur["crs"])
+            if self.postgis:
+                return self._tile_postgis(conn, layer, props, (z, x, y), search, int(cur["srid"]), codes, area)
+            cols = [t.c.fid, *(t.c[c] for c in props), *([t.c[codes[0]]] if codes else []), t.c.geom]
+            query = sa.select(*cols)
+            if search is not None:
+                minx, miny, maxx, maxy = search
+                if self.rtree:
+                    r = sa.table(f"{layer}_rtree", sa.column("id"), *(sa.column(c) for c in BBOX))
+                    query = query.join(r, r.c.id == t.c.fid).where(r.c.minx <= maxx, r.c.maxx >= minx,
+                                                                   r.c.miny <= maxy, r.c.maxy >= miny)
+                else:
+                    query = query.where(t.c.minx <= maxx, t.c.maxx >= minx, t.c.miny <= maxy, t.c.maxy >= miny)
+            rows = conn.execute(query.order_by(t.c.fid)).all()
+        if not rows:
+            return b""
+        geoms = np.array([r[-1] for r in rows], dtype=object)
+        keep = ~shapely.is_missing(geoms)
+        if codes is not None:
+            keep &= np.array([r[-2] in codes[1] for r in rows], bool)
+        if area is not None:
+            keep &= np.asarray(shapely.intersects(geoms, area), bool)
+        idx = np.flatnonzero(keep)
+        if not len(idx):
+            return b""
+        to_web = _transformer(cur["crs"], "EPSG:3857")
+        web = shapely.transform(geoms[idx], lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
+        hit = np.asarray(shapely.intersects(web, shapely.box(*env)), bool)
+        if not hit.any():
+            return b""
+        size = env[2] - env[0]
+        margin = size * TILE_BUFFER / TILE_EXTENT
+        clipped = shapely.intersection(web[hit], shapely.box(env[0] - margin, env[1] - margin,
+                                                             env[2] + margin, env[3] + margin))
+        # to tile coordinates (y up: the encoder flips it), snapped to the grid; features that collapse
+        # there (lines and polygons smaller than a tile unit) are left out, as ST_AsMVTGeom does
+        origin = np.array([env[0], env[1]])
+        snapped = shapely.transform(clipped, lambda xy: np.rint((xy - origin) * (TILE_EXTENT / size)))
+        kind = shapely.get_type_id(snapped)
+        solid = np.where(np.isin(kind, (0, 4)), True,
+                         np.where(np.isin(kind, (1, 5)), shapely.length(snapped) > 0, shapely.area(snapped) > 0))
+        solid &= ~shapely.is_empty(snapped)
+        snapped = shapely.orient_polygons(snapped, exterior_cw=True)  # clockwise on screen (y down), as MVT wants
+        features = []
+        for i, g in zip(idx[hit][solid], snapped[solid]):
+            row = rows[i]
+            properties = {c: row[1 + k] for k, c in enumerate(props) if row[1 + k] is not None}
+            features.append({"geometry": g, "properties": properties, "id": int(row[0])})
+        if not features:
+            return b""
+        import mapbox_vector_tile
+
+        return mapbox_vector_tile.encode([{"name": layer, "features": features}],
+                                         default_options={"extents": TILE_EXTENT, "check_winding_order": False})
+
+    def _tile_postgis(self, conn, layer, props, zxy, search, srid, codes, area) -> bytes:
+        where = ["st_intersects(st_transform(t.geom, 3857), e.env)"]
+        params = {"z": zxy[0], "x": zxy[1], "y": zxy[2], "layer": layer, "srid": srid,
+                  "extent": TILE_EXTENT, "buffer": TILE_BUFFER}
+        if search is not None:
+            where.insert(0, "t.geom && st_makeenvelope(:minx, :miny, :maxx, :maxy, :srid)")
+            params.update(zip(BBOX, search))
+        if codes is not None:
+            where.append(f"t.{_ident(codes[0])} = any(:codes)")
+            params["codes"] = sorted(codes[1])
+        if area is not None:
+            where.append("st_intersects(t.geom, st_geomfromewkb(:area))")
+            params["area"] = shapely.to_wkb(shapely.set_srid(area, srid), include_srid=True)
+        cols = "".join(f"t.{_ident(c)}, " for c in props)
+        sql = (f"with e as (select st_tileenvelope(:z, :x, :y) as env), "
+               f"q as (select t.fid, {cols}st_asmvtgeom(st_transform(t.geom, 3857), e.env, :extent, :buffer, true) "
+               f"as mvtgeom from {_ident(layer)} t, e where {' and '.join(where)}) "
+               f"select st_asmvt(q, :layer, :extent, 'mvtgeom', 'fid') from q")
+        data = conn.execute(sa.text(sql), params).scalar()
+        return bytes(data) if data else b""
+
     def feature(self, layer: str, code: str, *, scope: Scope | None = None,
                 version: int | None = None) -> gpd.GeoDataFrame:
         """The feature of ``layer`` with this ``code`` (one row); outside ``scope`` it is not found."""
@@ -472,6 +572,74 @@ class Store:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+#: Half the width of the WebMercatorQuad world (EPSG:3857 metres).
+WORLD = 20037508.342789244
+#: Tile coordinates per side of a vector tile, and the buffer around it (in those units).
+TILE_EXTENT, TILE_BUFFER = 4096, 64
+MAX_ZOOM = 24
+#: Properties of a vector tile's features (those of them the layer has).
+TILE_PROPERTIES = ("code", "name", "households", "residents")
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """InvalidParameterError unless ``z/x/y`` is a tile of WebMercatorQuad (zoom 0–24).
+
+    >>> check_tile(1, 1, 1)
+    >>> try:
+    ...     check_tile(1, 2, 0)
+    ... except WanggeError as e:
+    ...     print(e)
+    tile 1/2/0: at zoom 1, x and y are 0–1
+    """
+    from api.errors import InvalidParameterError
+
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidParameterError(f"tile {z}/{x}/{y}: the zoom is 0–{MAX_ZOOM}")
+    if not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        raise InvalidParameterError(f"tile {z}/{x}/{y}: at zoom {z}, x and y are 0–{2 ** z - 1}")
+
+
+def tile_envelope(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Bounds (EPSG:3857) of the WebMercatorQuad tile ``z/x/y`` (as PostGIS ``ST_TileEnvelope``).
+
+    >>> tile_envelope(1, 0, 0) == (-WORLD, 0.0, 0.0, WORLD)
+    True
+    """
+    size = 2 * WORLD / 2 ** z
+    minx, maxy = -WORLD + x * size, WORLD - y * size
+    return minx, maxy - size, minx + size, maxy
+
+
+_local = threading.local()
+
+
+def _transformer(a: str, b: str) -> pyproj.Transformer:
+    """A transformer (lon/lat order) from CRS ``a`` to ``b`` (WKT or names), one per thread."""
+    cache = _local.__dict__.setdefault("transformers", {})
+    if (a, b) not in cache:
+        cache[(a, b)] = pyproj.Transformer.from_crs(a, b, always_xy=True)
+    return cache[(a, b)]
+
+
+def _search_bounds(env, crs: str):
+    """Bounds in ``crs`` (WKT) covering the EPSG:3857 box ``env`` (with a margin), for an index; None when
+    it cannot be projected there (a whole-world tile): search everything."""
+    try:
+        b = _transformer("EPSG:3857", crs).transform_bounds(*env, densify_pts=21)
+    except pyproj.exceptions.ProjError:
+        return None
+    if not all(np.isfinite(b)):
+        return None
+    dx, dy = (b[2] - b[0]) * 0.01, (b[3] - b[1]) * 0.01
+    return b[0] - dx, b[1] - dy, b[2] + dx, b[3] + dy
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        raise ValueError(f"not an identifier: {name!r}")
+    return f'"{name}"'
 
 
 def query_area(bbox, crs: pyproj.CRS):
