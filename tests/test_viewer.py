@@ -142,6 +142,8 @@ def log_in(page, base, username, password):
     page.fill("#login-user", username)
     page.fill("#login-password", password)
     page.click("#login button[type=submit]")
+    # signed in: the street's view is reloaded, then the proposals panel opens
+    page.wait_for_selector("#proposals:not([hidden])", timeout=90_000)
     page.wait_for_selector("#findings li", timeout=90_000)
 
 
