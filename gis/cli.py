@@ -233,6 +233,6 @@ from api.cli import register  # noqa: E402  load, export, serve: the store and t
 register(app)
 
 
-from gis.simulate.cli import app as simulate_app  # noqa: E402
+from gis.simulate_cli import app as simulate_app  # noqa: E402  (outside gis.simulate: --help stays fast)
 
 app.add_typer(simulate_app, name="simulate")
