@@ -42,7 +42,7 @@ from api.models import proposal_events, proposals, versions
 from api.routes.features import _json
 from api.settings import Settings
 from api.store import ConflictError, NotFoundError, StaleError, Store
-from gis.findings import to_json
+from gis.findings import key, to_json
 from gis.model import LEVELS, PARENT, SCHEMA, City
 from gis.rules import available, load_rules
 from gis.simulate.partition import unit_bounds
@@ -350,7 +350,7 @@ def limited(found: gpd.GeoDataFrame, mask: np.ndarray, street: str) -> dict:
 
 
 def _key(f: dict) -> tuple:
-    return f["code"], f.get("layer"), tuple(sorted(map(str, f.get("ids") or [])))
+    return key(f["code"], f.get("layer"), f.get("ids"))
 
 
 def review(city: City, new: City, street: str, level: str, rules: str, base_version: int) -> dict:

@@ -53,6 +53,15 @@ def findings(rows, crs) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geom, crs=crs).values, crs=crs)
 
 
+def key(code: str, layer: str | None, ids) -> tuple:
+    """The identity of a finding across two checks: its code, layer and sorted unit ids.
+
+    >>> key("overlap", "grids", ["G2", "G1"])
+    ('overlap', 'grids', ('G1', 'G2'))
+    """
+    return code, layer, tuple(sorted(map(str, ids or [])))
+
+
 def concat(frames: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
     """Concatenate findings frames, ordered by severity, layer, code."""
     frames = [f for f in frames if len(f)]

@@ -38,7 +38,7 @@ import shapely
 from gis.atomic import replacing
 from gis.check import check
 from gis.findings import findings as _findings
-from gis.findings import to_json
+from gis.findings import key, to_json
 from gis.model import LEVELS, PARENT, City
 from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import PlanError, polsby_popper
@@ -243,8 +243,8 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
 
 
 def _keys(found: gpd.GeoDataFrame) -> pd.Series:
-    """One key per finding: its code and sorted ids."""
-    return pd.Series([f"{c}:{','.join(sorted(map(str, ids)))}" for c, ids in zip(found["code"], found["ids"])],
+    """One key per finding (``gis.findings.key``), to tell the findings of two checks apart."""
+    return pd.Series([key(c, lay, ids) for c, lay, ids in zip(found["code"], found["layer"], found["ids"])],
                      index=found.index, dtype=object)
 
 
