@@ -14,6 +14,16 @@ import sqlalchemy as sa
 
 ENV = "WANGGE_TEST_POSTGIS_URL"
 
+#: Advisory lock between dropping a scratch schema and reading the whole catalog: a catalog scan
+#: (e.g. alembic/geoalchemy2 reflection, which looks tables up by name in every schema) fails with
+#: "could not open relation with OID" when another pytest-xdist worker drops its schema meanwhile.
+CATALOG_LOCK = 7_391_825
+
+
+def read_catalog(conn) -> None:
+    """Within ``conn``'s transaction, keep scratch schemas from being dropped (shared lock)."""
+    conn.execute(sa.text("select pg_advisory_xact_lock_shared(:k)"), {"k": CATALOG_LOCK})
+
 
 def postgis_url() -> str | None:
     """The PostGIS URL of the test run, or None when there is none."""
@@ -33,5 +43,6 @@ def scratch_schema(url: str):
             .render_as_string(hide_password=False)
     finally:
         with engine.begin() as conn:
+            conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": CATALOG_LOCK})
             conn.execute(sa.text(f"drop schema {name} cascade"))
         engine.dispose()
