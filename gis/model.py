@@ -67,7 +67,8 @@ GEOMETRY: dict[str, tuple[str, ...]] = {
 
 #: Chinese names of the layers, for messages and maps.
 LABELS: dict[str, str] = {"streets": "街道", "communities": "社区", "grids": "网格", "buildings": "建筑",
-                          "facilities": "设施", "roads": "道路", "barriers": "障碍"}
+                          "facilities": "设施", "roads": "道路", "barriers": "障碍",
+                          "enclosures": "街块"}  # the pieces grids are redrawn from (gis.simulate.enclosures)
 
 #: Community kinds: 地缘型/单元型/单位型.
 COMMUNITY_KINDS: dict[str, str] = {"地缘型": "territorial", "单元型": "unit", "单位型": "work_unit"}

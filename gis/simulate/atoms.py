@@ -1,7 +1,10 @@
 """Atoms: the indivisible pieces a plan is built from, their sizes and their adjacency graph.
 
 Units of a level are redrawn from the units one level down (communities from grids, streets from
-communities): those are the atoms. Each atom's households and residents are counted from the
+communities): those are the atoms. Grids, the finest units, are redrawn from *enclosures*: their
+land cut along the city's roads and barriers (``gis.simulate.enclosures``), so new grid lines follow
+roads, rivers and railways; a building polygon such a line would cut locks its pieces together.
+Each atom's households and residents are counted from the
 buildings whose representative point lies in it (spatially, not from declared codes, so a plan
 counts every household exactly once). Two atoms are neighbours when they share a boundary of
 positive length (rook contiguity); the shared length weights the edge.
@@ -38,6 +41,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gis.errors import InputError
 from gis.model import LEVELS, PARENT, City
+from gis.simulate.enclosures import enclosures
 
 
 class PlanError(InputError):
@@ -145,13 +149,13 @@ def atoms(city: City, level: str = "communities", *, parent: str | None = None,
     """The atoms of the units of ``level`` under ``parent`` (a code of the level above), or of the
     units whose codes are listed in ``units``, or of the whole level.
 
-    Membership comes from the atoms' declared parent codes (``grids.community_code``); sizes from
-    the buildings inside each atom.
+    Membership comes from the atoms' declared parent codes (``grids.community_code``; for
+    enclosures, the grid they were cut from); sizes from the buildings inside each atom.
     """
-    child = child_level(level)
-    if level not in city or child not in city:
+    finest = level == LEVELS[-1]
+    child = "enclosures" if finest else child_level(level)
+    if level not in city or not finest and child not in city:
         raise PlanError(f"the city has no {level} or no {child} layer")
-    col = PARENT[child][1]
     mine = city.metric(level)
     if parent is not None:
         up_col = PARENT.get(level, (None, None))[1]
@@ -167,10 +171,19 @@ def atoms(city: City, level: str = "communities", *, parent: str | None = None,
         codes = pd.Series(units)
     else:
         codes = mine["code"]
-    kids = city.metric(child)
-    if col not in kids:
-        raise PlanError(f"{child} have no {col} column")
-    sel = kids[kids[col].isin(set(codes))].reset_index(drop=True)
+    if finest:
+        lines = [np.asarray(city.metric(k).geometry.values) for k in ("roads", "barriers") if k in city]
+        if not lines:
+            raise PlanError(f"{level} are the finest units: redrawing them needs a roads or barriers layer "
+                            f"to cut new lines along")
+        sel = enclosures(mine[mine["code"].isin(set(codes))].reset_index(drop=True), np.concatenate(lines))
+        col = "unit"
+    else:
+        col = PARENT[child][1]
+        kids = city.metric(child)
+        if col not in kids:
+            raise PlanError(f"{child} have no {col} column")
+        sel = kids[kids[col].isin(set(codes))].reset_index(drop=True)
     if not len(sel):
         raise PlanError(f"no {child} inside the selected {level}")
     geoms = np.asarray(sel.geometry.values)
@@ -195,29 +208,47 @@ def atoms(city: City, level: str = "communities", *, parent: str | None = None,
         nb = np.bincount(ai, minlength=len(sel))
     frame["households"], frame["residents"], frame["buildings"] = hh, res, nb
     i, j, length = adjacency(geoms)
-    block, split = _blocks(frame, i, j, b, owner)
+    block, split = _blocks(frame, i, j, b, owner, _straddled(geoms, b) if finest and b is not None else None)
     frame["block"] = block
     frame = frame[["code", "unit", "households", "residents", "buildings", "block", "geometry"]]
     return Atoms(level, child, parent, frame, i, j, length, split)
 
 
-def _blocks(frame, i, j, buildings, owner) -> tuple[np.ndarray, pd.DataFrame]:
-    """Estate lock groups of atoms, and the estates already divided between units."""
+def _straddled(geoms, buildings, share: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of atoms that one building polygon straddles (more than ``share`` of its area on each
+    side): a line must not cut through it, so they move together."""
+    bg = np.asarray(buildings.geometry.values)
+    bi, ai = shapely.STRtree(geoms).query(bg, predicate="intersects")
+    area = shapely.area(bg[bi])
+    keep = shapely.area(shapely.intersection(bg[bi], geoms[ai])) > share * np.where(area > 0, area, np.inf)
+    bi, ai = bi[keep], ai[keep]
+    first = np.r_[True, bi[1:] != bi[:-1]] if len(bi) else np.zeros(0, bool)
+    head = ai[first][np.cumsum(first) - 1]  # the first atom of the same building
+    pair = ai != head
+    return head[pair], ai[pair]
+
+
+def _blocks(frame, i, j, buildings, owner, straddled=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Estate lock groups of atoms (and of atoms a building straddles), and the estates already
+    divided between units."""
     n = len(frame)
     empty = pd.DataFrame(columns=["estate", "units", "atoms"])
+    unit = frame["unit"].to_numpy(object)
+    si, sj = straddled if straddled is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    same_s = unit[si] == unit[sj]
+    si, sj = si[same_s], sj[same_s]
     if buildings is None or "estate" not in buildings or not (owner >= 0).any():
-        return np.arange(n), empty
+        return np.unique(components(n, si, sj), return_inverse=True)[1], empty
     inside = owner >= 0
     est = buildings["estate"].to_numpy(object)[inside]
     pairs = pd.DataFrame({"atom": owner[inside], "estate": est}).dropna()
     pairs = pairs[pairs["estate"].astype(str).str.strip() != ""].drop_duplicates()
-    unit = frame["unit"].to_numpy(object)
     by_atom = pairs.groupby("atom")["estate"].agg(set)
     sets = [by_atom.get(k, set()) for k in range(n)]
     shared = np.array([bool(sets[a] & sets[b]) for a, b in zip(i, j)], dtype=bool)  # per edge: few
     same = unit[i] == unit[j]
     lock = shared & same
-    block = components(n, i[lock], j[lock])
+    block = components(n, np.r_[i[lock], si], np.r_[j[lock], sj])
     cross = shared & ~same
     rows = [{"estate": e, "units": sorted({unit[a], unit[b]}), "atoms": sorted({frame["code"].iat[a],
                                                                                 frame["code"].iat[b]})}

@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 from gis.model import LABELS, PARENT, City
 from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import Atoms, PlanError, atoms, components
+from gis.simulate.enclosures import node_neighbours
 from gis.simulate.plan import Plan, build
 
 #: Attributes a new unit inherits from the unit it comes from.
@@ -490,6 +491,23 @@ class _Context:
                 out.setdefault(int(label[near[np.argmax(shared)]]), []).append(piece)
         return out
 
+    def _noded(self, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+        """Units of the level this plan does not redraw, with the vertices where new lines end on
+        their edges inserted (``node_neighbours``); None when no unit needs one."""
+        redrawn = units[units["status"].isin(["changed", "new"])]
+        if not len(redrawn):
+            return None
+        lay = self.city.metric(self.level)
+        others = lay[~lay["code"].isin(set(redrawn["code"]))]
+        og = np.asarray(others.geometry.values)
+        near = np.unique(shapely.STRtree(og).query(np.asarray(redrawn.geometry.values), predicate="intersects")[1])
+        out = node_neighbours(np.asarray(redrawn.geometry.values), og[near])
+        grew = shapely.get_num_coordinates(out) != shapely.get_num_coordinates(og[near])
+        if not grew.any():
+            return None
+        return gpd.GeoDataFrame({"code": others["code"].to_numpy(object)[near][grew]}, geometry=out[grew],
+                                crs=units.crs)
+
     def plan(self, operation: str, label: np.ndarray, causes: list[str], extra: dict,
              scope: str = "changed") -> Plan:
         a, crs = self.atoms, self.atoms.frame.crs
@@ -538,8 +556,9 @@ class _Context:
         contiguous = all(a.connected(label == i) for i in range(len(self.codes)) if (label == i).any())
         summary = {**extra, "causes": list(causes), "contiguous": contiguous,
                    "estates_already_split": a.estates_split.to_dict("records")}
+        noded = self._noded(units) if a.child == "enclosures" else None
         plan = build(operation, self.level, a.parent or _parent_of(self.before, up_col), self.rules, self.city,
-                     before, units, moves, bounds, summary, scope)
+                     before, units, moves, bounds, summary, scope, noded)
         plan.summary["feasible"] = bool(not plan.summary["out_of_bounds"] and not plan.summary["result_errors"]
                                         and contiguous and not causes)
         if plan.summary["out_of_bounds"] and not causes:

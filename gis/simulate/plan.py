@@ -75,6 +75,10 @@ class Plan:
     summary : dict
         ``feasible``, ``causes`` (why not), ``households_moved``, ``residents_moved``,
         ``atoms_moved``, units before/after, error counts of the result, parameters.
+    noded : GeoDataFrame or None
+        Units of the level the plan does not redraw that gain a vertex where a new line (cut along
+        a road, see ``gis.simulate.enclosures``) ends on their edge: ``code``, geometry. Their shape
+        and area do not change.
     """
 
     operation: str
@@ -88,6 +92,7 @@ class Plan:
     changes: gpd.GeoDataFrame
     findings: gpd.GeoDataFrame
     summary: dict = field(default_factory=dict)
+    noded: gpd.GeoDataFrame | None = None
 
     @property
     def crs(self):
@@ -115,14 +120,13 @@ class Plan:
             missing = sorted(set(self.before["code"]) - set(lay["code"]))
             if missing:
                 raise PlanError(f"the plan changes {self.level} {', '.join(missing)}, which the city does not have")
-            layers[self.level] = _replace_units(lay, after)
-            child = LEVELS[LEVELS.index(self.level) + 1]
-            col = PARENT[child][1]
+            layers[self.level] = lay = _replace_units(lay, after)
+            if self.noded is not None and len(self.noded):
+                by_code = self.noded.to_crs(lay.crs).set_index("code").geometry
+                hit = lay["code"].isin(by_code.index)
+                lay.loc[hit, lay.geometry.name] = lay.loc[hit, "code"].map(by_code).to_numpy()
             if len(self.moves):
-                kids = layers[child]
-                to = dict(zip(self.moves["code"], self.moves["to"]))
-                hit = kids["code"].isin(to.keys()) & kids[col].isin(set(self.moves["from"]))
-                kids.loc[hit, col] = kids.loc[hit, "code"].map(to)
+                _move_children(layers, self.level, self.moves)
         return City(layers, source=city.source, metric_crs=city.metric_crs)
 
     def check(self, city: City, rules: str | RuleSet | None = None) -> gpd.GeoDataFrame:
@@ -151,8 +155,9 @@ class Plan:
     def _layers(self) -> dict[str, gpd.GeoDataFrame]:
         f = self.findings.copy()
         f["ids"] = f["ids"].map(lambda ids: json.dumps(list(ids or []), ensure_ascii=False))
-        return {"before": self.before, "units": self.units, "moves": self.moves, "changes": self.changes,
-                "findings": f}
+        out = {"before": self.before, "units": self.units, "moves": self.moves, "changes": self.changes,
+               "findings": f}
+        return {**out, "noded": self.noded} if self.noded is not None else out
 
     def table(self) -> pd.DataFrame:
         """Before/after sizes of the changed units (for notebooks and the CLI)."""
@@ -196,15 +201,16 @@ def load_plan(path) -> Plan:
         f["ids"] = f["ids"].map(json.loads)
     found = _findings(f if len(f) else [], crs=crs)
     sizes = pd.DataFrame(doc["sizes"]).set_index("code") if doc["sizes"] else pd.DataFrame()
+    noded = layer("noded", ["code"]) if "noded" in present else None
     return Plan(doc["operation"], doc["level"], doc["parent"], doc["rule_set"], before, units, moves, sizes,
-                changes, found, doc["summary"])
+                changes, found, doc["summary"], noded)
 
 
 # ---- building a plan ---------------------------------------------------------------------------------
 
 def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: City, before: gpd.GeoDataFrame,
           units: gpd.GeoDataFrame, moves: gpd.GeoDataFrame, bounds: pd.DataFrame, summary: dict,
-          scope: str = "changed") -> Plan:
+          scope: str = "changed", noded: gpd.GeoDataFrame | None = None) -> Plan:
     """Assemble a plan: sizes table, diff and the findings of the result (the plan is applied to a
     copy of ``city`` and checked). ``out_of_bounds`` lists the units the plan changed (``scope``
     "changed") or all its units ("all") that are outside their bounds after it; units it leaves
@@ -216,7 +222,7 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
     sizes = _sizes(before, units, bounds)
     changes = diff(before, units)
     plan = Plan(operation, level, parent, rules.name, before, units, moves, sizes, changes,
-                _findings([], crs=units.crs), summary)
+                _findings([], crs=units.crs), summary, noded)
     found = result_findings(plan.apply(city), level, parent, rules)
     plan.findings = found
     existing = _keys(result_findings(city, level, parent, rules))
@@ -246,6 +252,30 @@ def _keys(found: gpd.GeoDataFrame) -> pd.Series:
     """One key per finding (``gis.findings.key``), to tell the findings of two checks apart."""
     return pd.Series([key(c, lay, ids) for c, lay, ids in zip(found["code"], found["layer"], found["ids"])],
                      index=found.index, dtype=object)
+
+
+def _move_children(layers: dict, level: str, moves: gpd.GeoDataFrame) -> None:
+    """Set the parent code of what the moved atoms hold: the atoms themselves when they are units of
+    the level below, else (enclosures of the finest level) the buildings whose representative point
+    lies in a moved atom — the same rule ``atoms`` counted them by."""
+    if level != LEVELS[-1]:
+        child = LEVELS[LEVELS.index(level) + 1]
+        col = PARENT[child][1]
+        kids = layers[child]
+        to = dict(zip(moves["code"], moves["to"]))
+        hit = kids["code"].isin(to.keys()) & kids[col].isin(set(moves["from"]))
+        kids.loc[hit, col] = kids.loc[hit, "code"].map(to)
+        return
+    if "buildings" not in layers or not len(layers["buildings"]):
+        return
+    b = layers["buildings"]
+    col = PARENT["buildings"][1]
+    mine = np.flatnonzero(b[col].isin(set(moves["from"])).to_numpy())
+    pts = shapely.point_on_surface(np.asarray(b.geometry.values)[mine])
+    pts = gpd.GeoSeries(pts, crs=b.crs).to_crs(moves.crs).values if b.crs != moves.crs else pts
+    pi, mi = shapely.STRtree(np.asarray(moves.geometry.values)).query(pts, predicate="intersects")
+    first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
+    b.loc[b.index[mine[pi[first]]], col] = moves["to"].to_numpy(object)[mi[first]]
 
 
 def _replace_units(lay: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
