@@ -27,6 +27,9 @@ RULES = typer.Option("nanchang-2002", "--rules", "-r", help="Rule set name or TO
 OUT = typer.Option(None, "--out", "-o", help="Write the plan to OUT.gpkg + OUT.json.")
 MAP = typer.Option(None, "--map", "-m", help="Write a map of the plan (HTML, works offline).")
 APPLY = typer.Option(None, "--apply", help="Write the city with the plan applied to this GeoPackage.")
+LEVEL = typer.Option("communities", help="Level of the units: streets (moved as whole communities), communities "
+                                               "(whole grids) or grids (their land cut along the roads and barriers "
+                                               "layers).")
 JSON = typer.Option(False, "--json", help="Print the summary and sizes as JSON instead of a table.")
 
 
@@ -80,7 +83,7 @@ def _report(plan, as_json: bool) -> None:
 @app.command()
 def merge(city: Path = CITY, unit: list[str] = typer.Argument(None, help="Unit code(s) to merge away."),
           parent: Optional[str] = typer.Option(None, help="Merge every unit below its minimum under this parent."),
-          level: str = typer.Option("communities", help="Level of the units."), rules: str = RULES,
+          level: str = LEVEL, rules: str = RULES,
           out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
           as_json: bool = JSON):
     """Merge under-sized units into the neighbour that best fixes sizes."""
@@ -104,7 +107,7 @@ def split(city: Path = CITY, unit: str = typer.Argument(..., help="Unit code to 
 
 @app.command()
 def rebalance(city: Path = CITY, parent: str = typer.Argument(..., help="Parent code (e.g. a street)."),
-              level: str = typer.Option("communities", help="Level of the units."), rules: str = RULES,
+              level: str = LEVEL, rules: str = RULES,
               out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
               as_json: bool = JSON):
     """Move whole blocks between neighbouring units of a parent until all are within bounds."""
@@ -117,7 +120,7 @@ def rebalance(city: Path = CITY, parent: str = typer.Argument(..., help="Parent 
 def redraw(city: Path = CITY, parent: str = typer.Argument(..., help="Parent code (e.g. a street)."),
            k: Optional[int] = typer.Option(None, "-k", "--k", help="Number of units (default: the current number "
                                                                    "clamped to what the bounds allow)."),
-           level: str = typer.Option("communities", help="Level of the units."), rules: str = RULES,
+           level: str = LEVEL, rules: str = RULES,
            seed: int = typer.Option(0, help="Seed of the random spanning trees."),
            out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
            as_json: bool = JSON):
