@@ -95,7 +95,7 @@ def merge(city: Path = CITY, unit: list[str] = typer.Argument(None, help="Unit c
 @app.command()
 def split(city: Path = CITY, unit: str = typer.Argument(..., help="Unit code to split."),
           k: Optional[int] = typer.Option(None, "-k", help="Number of parts (default: fewest within the maximum)."),
-          level: str = typer.Option("communities", help="Level of the unit."), rules: str = RULES,
+          level: str = LEVEL, rules: str = RULES,
           seed: int = typer.Option(0, help="Seed of the random spanning trees."),
           out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
           as_json: bool = JSON):
