@@ -98,6 +98,21 @@ class Page:
     matched: int
 
 
+@dataclass
+class GeoJSONPage:
+    """One page of a layer as GeoJSON: ``features``, the JSON texts of its features joined by commas
+    (what goes between the brackets of a FeatureCollection's ``features``); how many are on the page
+    (``returned``) and how many matched in all (``matched``)."""
+
+    features: str
+    matched: int
+    returned: int
+
+    @classmethod
+    def of(cls, features: list[str], matched: int) -> GeoJSONPage:
+        return cls(",".join(features), matched, len(features))
+
+
 def _redacted(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
@@ -132,6 +147,8 @@ class Store:
                                            connect_args={"check_same_thread": False, "timeout": 30})
             _sqlite_transactions(self.engine, wal=not memory)
         self._lock = threading.Lock()  # one writer per Store object (the database serialises the rest)
+        self._extents: dict[tuple[str, int], tuple | None] = {}  # (layer, version): WGS84 bounds
+        self._scopes: dict[tuple[str, int], Scope] = {}  # (street, version)
         self.migrate()
         self.rtree = not self.postgis and sa.inspect(self.engine).has_table("grids_rtree")
 
@@ -289,12 +306,15 @@ class Store:
             raise NotFoundError(f"no version {version} (versions 1–{cur['version']})")
         return dict(row)
 
-    def _layer_at(self, conn, name: str, at: dict, crs) -> gpd.GeoDataFrame:
-        """A layer as of the version of the versions row ``at``, in fid order."""
+    def _layer_at(self, conn, name: str, at: dict, crs, where=None) -> gpd.GeoDataFrame:
+        """A layer as of the version of the versions row ``at``, in fid order; only the rows meeting
+        ``where(table)`` (a condition on the layer's table or its history table) if given."""
         t, h = TABLES[name], HISTORY[name]
         v = int(at["version"])
-        current = conn.execute(sa.select(t).where(t.c.version_from <= v).order_by(t.c.fid)).mappings().all()
-        old = conn.execute(sa.select(h).where(h.c.version_from <= v, h.c.version_to > v)).mappings().all() \
+        current = conn.execute(sa.select(t).where(t.c.version_from <= v, *([where(t)] if where else []))
+                               .order_by(t.c.fid)).mappings().all()
+        old = conn.execute(sa.select(h).where(h.c.version_from <= v, h.c.version_to > v,
+                                              *([where(h)] if where else []))).mappings().all() \
             if v < self._newest(conn) else []
         rows = sorted([*current, *old], key=lambda r: r["fid"])
         return _frame(name, rows, at["layers"][name]["columns"], crs)
@@ -303,25 +323,32 @@ class Store:
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(versions.c.version), 0))).scalar())
 
     def scope(self, street_code: str, version: int | None = None) -> Scope:
-        """The :class:`Scope` of one street (as of ``version``); NotFoundError for an unknown street."""
+        """The :class:`Scope` of one street (as of ``version``); NotFoundError for an unknown street.
+
+        Kept per street and version (a version never changes), as every request of street staff asks.
+        """
         with self._connect() as conn, conn.begin():
             if self.postgis:
                 conn.execute(sa.text("set transaction isolation level repeatable read"))
             at = self._at(conn, version)
+            key = (street_code, int(at["version"]))
+            if key in self._scopes:
+                return self._scopes[key]
             crs = pyproj.CRS.from_wkt(at["crs"]) if at["crs"] else None
             if "streets" not in at["layers"]:
                 raise NotFoundError("the stored city has no streets")
-            streets = self._layer_at(conn, "streets", at, crs)
-            communities = (self._layer_at(conn, "communities", at, crs) if "communities" in at["layers"]
-                           else gpd.GeoDataFrame({"code": [], "street_code": []}, geometry=[], crs=crs))
-        street = streets[streets["code"] == street_code]
+            street = self._layer_at(conn, "streets", at, crs, where=lambda t: t.c.code == street_code)
+            comms = set(self._layer_at(conn, "communities", at, crs, where=lambda t: t.c.street_code == street_code)
+                        ["code"]) if "communities" in at["layers"] else set()
         if street.empty:
             raise NotFoundError(f"no street {street_code!r}")
-        comms = set(communities.loc[communities["street_code"] == street_code, "code"]) \
-            if "street_code" in communities else set()
-        return Scope(street_code, {"streets": ("code", {street_code}), "communities": ("street_code", {street_code}),
-                                   "grids": ("community_code", comms)},
-                     _eroded(shapely.union_all(np.asarray(street.geometry.values, dtype=object)), crs))
+        scope = Scope(street_code, {"streets": ("code", {street_code}), "communities": ("street_code", {street_code}),
+                                    "grids": ("community_code", comms)},
+                      _eroded(shapely.union_all(np.asarray(street.geometry.values, dtype=object)), crs))
+        if len(self._scopes) >= 256:
+            self._scopes.clear()
+        self._scopes[key] = scope
+        return scope
 
     def layers(self) -> dict[str, dict]:
         """Layers of the stored city: ``{layer: {"columns": [...], "count": n}}`` ({} when empty)."""
@@ -339,17 +366,17 @@ class Store:
     def extent(self, layer: str) -> tuple[float, float, float, float] | None:
         """Bounds of ``layer`` in WGS84 (lon/lat), or None when it has no geometry."""
         with self._connect() as conn:
-            cur = self._layer(conn, layer)
+            return self._extent(conn, layer, self._layer(conn, layer))
+
+    def _extent(self, conn, layer: str, cur: dict):
+        """``extent`` of the layer in the version of the versions row ``cur`` (the newest), kept per version."""
+        key = (layer, int(cur["version"]))
+        if key not in self._extents:
             t = TABLES[layer]
             b = conn.execute(sa.select(sa.func.min(t.c.minx), sa.func.min(t.c.miny),
                                        sa.func.max(t.c.maxx), sa.func.max(t.c.maxy))).one()
-        if b[0] is None:
-            return None
-        crs = pyproj.CRS.from_wkt(cur["crs"])
-        if crs.equals(pyproj.CRS(4326)):
-            return tuple(b)
-        to_wgs = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
-        return tuple(float(v) for v in to_wgs.transform_bounds(*b, densify_pts=21))
+            self._extents[key] = None if b[0] is None else wgs84_bounds(b, cur["crs"] or None)
+        return self._extents[key]
 
     def features(self, layer: str, *, bbox=None, limit: int = 100, offset: int = 0,
                  scope: Scope | None = None, version: int | None = None) -> Page:
@@ -362,40 +389,77 @@ class Store:
             cur = self._current(conn)
             if version is not None and version != cur["version"]:
                 return self._features_at(conn, layer, version, bbox, limit, offset, scope)
-            cur = self._layer(conn, layer)
-            t = TABLES[layer]
-            columns = cur["layers"][layer]["columns"]
-            crs = pyproj.CRS.from_wkt(cur["crs"])
-            query = sa.select(t).order_by(t.c.fid)
-            areas = [query_area(bbox, crs)] if bbox is not None else []
-            cond = sa.true()
-            if scope is not None:
-                if layer in scope.codes:
-                    col, allowed = scope.codes[layer]
-                    cond = t.c[col].in_(sorted(allowed)) if col in t.c and allowed else sa.false()
-                else:
-                    areas.append(scope.area)
-            if not areas:
-                matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
-                rows = conn.execute(query.where(cond).limit(limit).offset(offset)).mappings().all()
-            elif self.postgis:
-                for area in areas:
-                    cond = sa.and_(cond, sa.func.ST_Intersects(t.c.geom, sa.func.ST_GeomFromEWKB(
-                        sa.literal(shapely.to_wkb(shapely.set_srid(area, cur["srid"]), include_srid=True),
-                                   sa.LargeBinary))))
-                matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
-                rows = conn.execute(query.where(cond).limit(limit).offset(offset)).mappings().all()
+            self._layer(conn, layer, cur)
+            rows, matched = self._page(conn, layer, cur, sa.select(TABLES[layer]), bbox, limit, offset, scope)
+        crs = pyproj.CRS.from_wkt(cur["crs"]) if cur["crs"] else None
+        return Page(_frame(layer, rows, cur["layers"][layer]["columns"], crs), matched)
+
+    def features_geojson(self, layer: str, *, bbox=None, limit: int = 100, offset: int = 0,
+                         scope: Scope | None = None, version: int | None = None) -> GeoJSONPage:
+        """The page :meth:`features` answers, as GeoJSON features (see :func:`geojson_features`).
+
+        PostGIS writes them (``ST_AsGeoJSON``, ``ST_Transform``, ``to_json``) into one text; the
+        embedded store (and a city whose CRS has no EPSG code, or an older version) writes them here,
+        with all geometries of the page projected and written at once (shapely).
+        """
+        with self._connect() as conn:
+            cur = self._current(conn)
+            if version is None or version == cur["version"]:
+                self._layer(conn, layer, cur)
+                if self.postgis and int(cur["srid"]):
+                    return self._geojson_postgis(conn, layer, cur, bbox, limit, offset, scope)
+                t = TABLES[layer]
+                columns = cur["layers"][layer]["columns"]
+                query = sa.select(*(t.c[c] for c in columns if c in SCHEMA[layer]), t.c.extra,
+                                  sa.type_coerce(t.c.geom, sa.LargeBinary).label("geom"))
+                rows, matched = self._page(conn, layer, cur, query, bbox, limit, offset, scope)
+                props = [{c: r[c] if c in SCHEMA[layer] else (r["extra"] or {}).get(c) for c in columns}
+                         for r in rows]
+                geoms = shapely.from_wkb(np.array([r["geom"] for r in rows], dtype=object))
+                return GeoJSONPage.of(geojson_features(props, geoms, cur["crs"] or None), matched)
+            page = self._features_at(conn, layer, version, bbox, limit, offset, scope)
+        return GeoJSONPage.of(frame_geojson(page.frame), page.matched)
+
+    def _page(self, conn, layer: str, cur: dict, query, bbox, limit: int, offset: int, scope) -> tuple[list, int]:
+        """Rows of ``query`` (a select from the layer's table) on one page of the newest ``layer``, in fid
+        order, and how many rows match in all."""
+        t = TABLES[layer]
+        query = query.order_by(t.c.fid)
+        areas = [self._query_area(conn, layer, cur, bbox)] if bbox is not None else []
+        cond = sa.true()
+        if scope is not None:
+            if layer in scope.codes:
+                col, allowed = scope.codes[layer]
+                cond = t.c[col].in_(sorted(allowed)) if col in t.c and allowed else sa.false()
             else:
-                fids = None
-                for area in areas:
-                    found = set(self._intersecting(conn, layer, area))
-                    fids = found if fids is None else fids & found
-                if scope is not None and layer in scope.codes:
-                    fids &= set(conn.execute(sa.select(t.c.fid).where(cond)).scalars())
-                fids = sorted(fids)
-                matched, page = len(fids), fids[offset:offset + limit]
-                rows = conn.execute(query.where(t.c.fid.in_(page))).mappings().all() if page else []
-        return Page(_frame(layer, rows, columns, crs), int(matched))
+                areas.append(scope.area)
+        if any(shapely.is_empty(a) for a in areas):
+            return [], 0
+        if not areas:
+            matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
+            rows = conn.execute(query.where(cond).limit(limit).offset(offset)).mappings().all()
+        elif self.postgis:
+            for area in areas:
+                cond = sa.and_(cond, sa.func.ST_Intersects(t.c.geom, sa.func.ST_GeomFromEWKB(
+                    sa.literal(shapely.to_wkb(shapely.set_srid(area, cur["srid"]), include_srid=True),
+                               sa.LargeBinary))))
+            matched = conn.execute(sa.select(sa.func.count()).select_from(t).where(cond)).scalar()
+            rows = conn.execute(query.where(cond).limit(limit).offset(offset)).mappings().all()
+        else:
+            fids = None
+            for area in areas:
+                found = set(self._intersecting(conn, layer, area))
+                fids = found if fids is None else fids & found
+            if scope is not None and layer in scope.codes:
+                fids &= set(conn.execute(sa.select(t.c.fid).where(cond)).scalars())
+            fids = sorted(fids)
+            matched, page = len(fids), fids[offset:offset + limit]
+            rows = conn.execute(query.where(t.c.fid.in_(page))).mappings().all() if page else []
+        return rows, int(matched)
+
+    def _query_area(self, conn, layer: str, cur: dict, bbox):
+        """:func:`near_area` of the WGS84 ``bbox`` and the newest ``layer``."""
+        return near_area(bbox, self._extent(conn, layer, cur), cur["crs"] or None)
 
     def _features_at(self, conn, layer, version, bbox, limit, offset, scope) -> Page:
         """``features`` as of an older version: read the layer as it was, filter in shapely."""
@@ -404,14 +468,51 @@ class Store:
             raise NotFoundError(f"no layer {layer!r} in version {version} (it has: {', '.join(at['layers'])})")
         crs = pyproj.CRS.from_wkt(at["crs"]) if at["crs"] else None
         frame = self._layer_at(conn, layer, at, crs)
+        geoms = np.asarray(frame.geometry.values, dtype=object)
         keep = np.ones(len(frame), bool)
         if bbox is not None:
-            keep &= np.asarray(shapely.intersects(np.asarray(frame.geometry.values, dtype=object),
-                                                  query_area(bbox, crs)), bool)
+            b = shapely.total_bounds(geoms)
+            extent = None if np.isnan(b[0]) else wgs84_bounds(b, at["crs"] or None)
+            keep &= np.asarray(shapely.intersects(geoms, near_area(bbox, extent, at["crs"] or None)), bool)
         if scope is not None:
             keep &= scope.mask(layer, frame)
         hits = frame[keep]
         return Page(hits.iloc[offset:offset + limit].reset_index(drop=True), int(len(hits)))
+
+    def _geojson_postgis(self, conn, layer: str, cur: dict, bbox, limit: int, offset: int, scope) -> GeoJSONPage:
+        """PostGIS writes the page's GeoJSON features (the text :func:`geojson_features` writes) and counts."""
+        columns = cur["layers"][layer]["columns"]
+        srid = int(cur["srid"])
+        areas, codes = [self._query_area(conn, layer, cur, bbox)] if bbox is not None else [], None
+        if scope is not None:
+            if layer in scope.codes:
+                codes = scope.codes[layer]
+            else:
+                areas.append(scope.area)
+        if any(shapely.is_empty(a) for a in areas) or (codes is not None and (codes[0] not in TABLES[layer].c
+                                                                             or not codes[1])):
+            return GeoJSONPage("", 0, 0)
+        where, params = _postgis_filters(layer, srid, areas, codes)
+        # properties as text, key by key in the stored order (json_build_object takes at most 50 pairs)
+        props = []
+        for i, c in enumerate(columns):
+            params[f"k{i}"] = ("{" if i == 0 else ",") + json.dumps(c, ensure_ascii=False) + ":"
+            if c in SCHEMA[layer]:
+                value = f"to_json(t.{_ident(c)})::text"
+            else:
+                params[f"c{i}"] = c
+                value = f"(t.extra::jsonb -> cast(:c{i} as text))::text"
+            props.append(f"cast(:k{i} as text) || coalesce({value}, 'null')")
+        props = " || ".join(props) + " || '}'" if props else "'{}'"
+        ident = "coalesce(',\"id\":' || to_json(t.code)::text, '')" if "code" in columns else "''"
+        feature = (f"""'{{"type":"Feature","geometry":' || coalesce(st_asgeojson(st_transform(t.geom, 4326), """
+                   f"""{DECIMALS}, 0), 'null') || ',"properties":' || {props} || {ident} || '}}'""")
+        where = " and ".join(where) or "true"
+        sql = (f"select (select count(*) from {_ident(layer)} t where {where}), count(*), "
+               f"string_agg({feature}, ',' order by t.fid) "
+               f"from (select * from {_ident(layer)} t where {where} order by t.fid limit :limit offset :offset) t")
+        matched, returned, text = conn.execute(sa.text(sql), {**params, "limit": limit, "offset": offset}).one()
+        return GeoJSONPage(text or "", int(matched), int(returned))
 
     def _intersecting(self, conn, layer: str, area) -> list[int]:
         """SQLite: fids of the features intersecting ``area`` (R*Tree or bbox columns, then shapely)."""
@@ -455,7 +556,10 @@ class Store:
                         return b""
                 else:
                     area = scope.area
-            search = _search_bounds(env, cur["crs"])
+            near = _near_tile(env, self._extent(conn, layer, cur))
+            if near is None:
+                return b""
+            search = _search_bounds(near, cur["crs"])
             if self.postgis:
                 return self._tile_postgis(conn, layer, props, (z, x, y), search, int(cur["srid"]), codes, area)
             cols = [t.c.fid, *(t.c[c] for c in props), *([t.c[codes[0]]] if codes else []), t.c.geom]
@@ -511,18 +615,13 @@ class Store:
                                          default_options={"extents": TILE_EXTENT, "check_winding_order": False})
 
     def _tile_postgis(self, conn, layer, props, zxy, search, srid, codes, area) -> bytes:
-        where = ["st_intersects(st_transform(t.geom, 3857), e.env)"]
-        params = {"z": zxy[0], "x": zxy[1], "y": zxy[2], "layer": layer, "srid": srid,
-                  "extent": TILE_EXTENT, "buffer": TILE_BUFFER}
+        where, params = _postgis_filters(layer, srid, [] if area is None else [area], codes)
+        where.insert(0, "st_intersects(st_transform(t.geom, 3857), e.env)")
+        params.update({"z": zxy[0], "x": zxy[1], "y": zxy[2], "layer": layer, "extent": TILE_EXTENT,
+                       "buffer": TILE_BUFFER})
         if search is not None:
             where.insert(0, "t.geom && st_makeenvelope(:minx, :miny, :maxx, :maxy, :srid)")
-            params.update(zip(BBOX, search))
-        if codes is not None:
-            where.append(f"t.{_ident(codes[0])} = any(:codes)")
-            params["codes"] = sorted(codes[1])
-        if area is not None:
-            where.append("st_intersects(t.geom, st_geomfromewkb(:area))")
-            params["area"] = shapely.to_wkb(shapely.set_srid(area, srid), include_srid=True)
+            params.update(zip(BBOX, search), srid=srid)
         cols = "".join(f"t.{_ident(c)}, " for c in props)
         sql = (f"with e as (select st_tileenvelope(:z, :x, :y) as env), "
                f"q as (select t.fid, {cols}st_asmvtgeom(st_transform(t.geom, 3857), e.env, :extent, :buffer, true) "
@@ -556,8 +655,9 @@ class Store:
                                 "see the duplicate_id findings")
         return frame
 
-    def _layer(self, conn, layer: str) -> dict:
-        cur = self._current(conn)
+    def _layer(self, conn, layer: str, cur: dict | None = None) -> dict:
+        """The newest versions row (``cur`` if given); NotFoundError unless it has ``layer``."""
+        cur = cur or self._current(conn)
         if layer not in cur["layers"]:
             raise NotFoundError(f"no layer {layer!r} in the stored city (it has: {', '.join(cur['layers'])})")
         return cur
@@ -612,28 +712,105 @@ def tile_envelope(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return minx, maxy - size, minx + size, maxy
 
 
-_local = threading.local()
+_transformers: dict[tuple[str, str], pyproj.Transformer] = {}
+_transformers_lock = threading.Lock()
 
 
 def _transformer(a: str, b: str) -> pyproj.Transformer:
-    """A transformer (lon/lat order) from CRS ``a`` to ``b`` (WKT or names), one per thread."""
-    cache = _local.__dict__.setdefault("transformers", {})
-    if (a, b) not in cache:
-        cache[(a, b)] = pyproj.Transformer.from_crs(a, b, always_xy=True)
-    return cache[(a, b)]
+    """A transformer (x/y in lon/lat order) from CRS ``a`` to ``b`` (WKT or names), made once per process.
+
+    pyproj remakes a transformer in each thread that uses it: from two CRSs that is a search of the
+    PROJ database (0.1–0.2 s), from a PROJ pipeline well under a millisecond. So the transformer is
+    remade from its pipeline, unless PROJ has several candidates (datum shifts chosen per point).
+    """
+    tr = _transformers.get((a, b))
+    if tr is None:
+        with _transformers_lock:
+            tr = _transformers.get((a, b))
+            if tr is None:
+                tr = pyproj.Transformer.from_crs(a, b, always_xy=True)
+                if tr.definition.startswith("proj="):
+                    tr = pyproj.Transformer.from_pipeline(tr.definition)
+                _transformers[(a, b)] = tr
+    return tr
+
+
+def _projected_box(bounds, a: str, b: str, parts: int = 20):
+    """The box ``bounds`` (minx, miny, maxx, maxy) in CRS ``a`` as a geometry in CRS ``b``, its edges
+    cut in ``parts`` so that it follows their curves there (a point or a line for a flat box); None
+    when part of it does not project to ``b``.
+
+    >>> _projected_box((115.85, 28.68, 115.87, 28.70), "EPSG:4326", "EPSG:4548").geom_type
+    'Polygon'
+    >>> _projected_box((115.85, 28.68, 115.85, 28.68), "EPSG:4326", "EPSG:4548").geom_type
+    'Point'
+    >>> _projected_box((1e9, 1e9, 2e9, 2e9), "EPSG:4548", "EPSG:4326") is None  # far off the Earth
+    True
+    """
+    minx, miny, maxx, maxy = bounds
+    size = max(maxx - minx, maxy - miny)
+    if maxx > minx and maxy > miny:
+        box = shapely.box(minx, miny, maxx, maxy)
+    else:
+        box = shapely.LineString([(minx, miny), (maxx, maxy)]) if size > 0 else shapely.Point(minx, miny)
+    if size > 0:
+        box = shapely.segmentize(box, max_segment_length=size / parts)
+    xy = shapely.get_coordinates(box)
+    x, y = _transformer(a, b).transform(xy[:, 0], xy[:, 1])
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return None
+    return shapely.set_coordinates(box, np.column_stack([x, y]))
+
+
+def _near_tile(env, extent):
+    """The part of the EPSG:3857 box ``env`` near ``extent`` (the WGS84 bounds of a layer; None: it has
+    no geometry), or None when no part is: only there can the layer's features be, and only there
+    does the layer's CRS project well (a whole-world tile comes out of a Gauss–Krüger zone as a tangle).
+
+    >>> _near_tile(tile_envelope(0, 0, 0), (115.8, 28.6, 115.9, 28.7))  # doctest: +ELLIPSIS
+    (12890...)
+    >>> _near_tile(tile_envelope(1, 0, 0), (115.8, 28.6, 115.9, 28.7)) is None
+    True
+    """
+    if extent is None:
+        return None
+    lat = np.clip([extent[1], extent[3]], -85.06, 85.06)
+    x, y = _transformer("EPSG:4326", "EPSG:3857").transform([extent[0], extent[2]], lat)
+    dx, dy = (x[1] - x[0]) * 0.01 + 1, (y[1] - y[0]) * 0.01 + 1
+    near = max(env[0], x[0] - dx), max(env[1], y[0] - dy), min(env[2], x[1] + dx), min(env[3], y[1] + dy)
+    return near if near[0] <= near[2] and near[1] <= near[3] else None
 
 
 def _search_bounds(env, crs: str):
     """Bounds in ``crs`` (WKT) covering the EPSG:3857 box ``env`` (with a margin), for an index; None when
-    it cannot be projected there (a whole-world tile): search everything."""
-    try:
-        b = _transformer("EPSG:3857", crs).transform_bounds(*env, densify_pts=21)
-    except pyproj.exceptions.ProjError:
+    it cannot be projected there: search everything."""
+    box = _projected_box(env, "EPSG:3857", crs)
+    if box is None:
         return None
-    if not all(np.isfinite(b)):
-        return None
+    b = shapely.bounds(box)
     dx, dy = (b[2] - b[0]) * 0.01, (b[3] - b[1]) * 0.01
     return b[0] - dx, b[1] - dy, b[2] + dx, b[3] + dy
+
+
+def _postgis_filters(layer: str, srid: int, areas: list, codes) -> tuple[list[str], dict]:
+    """SQL conditions (on the layer's table as ``t``) and their parameters: the geometry intersects each
+    of ``areas`` (polygons in the city's CRS, SRID ``srid``); the column ``codes[0]`` is one of the
+    values ``codes[1]`` (when ``codes`` is given)."""
+    where, params = [], {}
+    for i, area in enumerate(areas):
+        where.append(f"st_intersects(t.geom, st_geomfromewkb(:area{i}))")
+        params[f"area{i}"] = shapely.to_wkb(shapely.set_srid(area, srid), include_srid=True)
+    if codes is not None:
+        where.append(f"t.{_ident(codes[0])} = any(:codes)")
+        params["codes"] = sorted(codes[1])
+    return where, params
+
+
+def frame_geojson(frame: gpd.GeoDataFrame) -> list[str]:
+    """:func:`geojson_features` of the rows of a layer's frame (its columns are the properties)."""
+    props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    records = props.astype(object).where(props.notna(), None).to_dict("records")
+    return geojson_features(records, frame.geometry.values, frame.crs.to_wkt() if frame.crs is not None else None)
 
 
 def _ident(name: str) -> str:
@@ -642,18 +819,83 @@ def _ident(name: str) -> str:
     return f'"{name}"'
 
 
-def query_area(bbox, crs: pyproj.CRS):
-    """The WGS84 ``bbox`` (minx, miny, maxx, maxy) as a densified polygon in ``crs``.
+def query_area(bbox, crs: str | None):
+    """The WGS84 ``bbox`` (minx, miny, maxx, maxy) as a densified polygon in ``crs`` (WKT; None: the
+    city has no CRS, the box is taken as it is); None when part of it does not project there.
 
-    >>> area = query_area((115.85, 28.68, 115.87, 28.70), pyproj.CRS(4548))
+    >>> area = query_area((115.85, 28.68, 115.87, 28.70), "EPSG:4548")
     >>> len(shapely.get_coordinates(area)) > 5
     True
     """
-    box = shapely.segmentize(shapely.box(*bbox), max_segment_length=max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / 20)
-    if crs.equals(pyproj.CRS(4326)):
-        return box
-    to_crs = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-    return shapely.transform(box, lambda xy: np.column_stack(to_crs.transform(xy[:, 0], xy[:, 1])))
+    return _projected_box(bbox, "EPSG:4326", crs) if crs else shapely.box(*bbox)
+
+
+def wgs84_bounds(bounds, crs: str | None):
+    """The WGS84 bounds of the box ``bounds`` in ``crs`` (WKT; None: the box as it is), or None when it
+    does not project."""
+    box = _projected_box(bounds, crs, "EPSG:4326") if crs else shapely.box(*bounds)
+    return None if box is None else tuple(float(v) for v in shapely.bounds(box))
+
+
+def near_area(bbox, extent, crs: str | None):
+    """The part of the WGS84 ``bbox`` near ``extent`` (the WGS84 bounds of some features; None: they
+    have no geometry) as a polygon in ``crs`` (:func:`query_area`); an empty polygon when no part is.
+
+    Only the part near the features can meet them, and only there does their CRS project well: a box
+    around the world comes out of a Gauss–Krüger zone as a tangle.
+
+    >>> world = near_area((-180, -90, 180, 90), (115.8, 28.6, 115.9, 28.7), "EPSG:4548")
+    >>> world.contains(query_area((115.8, 28.6, 115.9, 28.7), "EPSG:4548"))
+    True
+    >>> near_area((0, 0, 1, 1), (115.8, 28.6, 115.9, 28.7), "EPSG:4548").is_empty
+    True
+    """
+    if extent is None:
+        return shapely.Polygon()
+    dx, dy = (extent[2] - extent[0]) * 0.01 + 1e-6, (extent[3] - extent[1]) * 0.01 + 1e-6
+    near = (max(bbox[0], extent[0] - dx), max(bbox[1], extent[1] - dy),
+            min(bbox[2], extent[2] + dx), min(bbox[3], extent[3] + dy))
+    if near[0] > near[2] or near[1] > near[3]:
+        return shapely.Polygon()
+    area = query_area(near, crs)
+    return shapely.Polygon() if area is None else area
+
+
+#: Decimal places of the GeoJSON coordinates (WGS84 degrees): 1e-9° is about 0.1 mm.
+DECIMALS = 9
+
+
+def geojson_features(properties: list[dict], geometries, crs: str | None) -> list[str]:
+    """GeoJSON Feature texts (UTF-8 text, WGS84 coordinates rounded to :data:`DECIMALS` places) of
+    features with these ``properties`` and ``geometries`` (in ``crs``, WKT; None: taken as they are);
+    a feature's ``id`` is its ``code`` property when it has one.
+
+    >>> geojson_features([{"code": "G1", "name": "第1网格"}], [shapely.Point(500000, 3000000)], "EPSG:4548")
+    ['{"type":"Feature","geometry":{"type":"Point","coordinates":[117.0,27.111635508]},"properties":{"code":"G1","name":"第1网格"},"id":"G1"}']
+    """
+    geoms = np.asarray(geometries, dtype=object)
+    to_wgs = _transformer(crs, "EPSG:4326") if crs else None
+
+    def wgs84(*xyz):
+        return tuple(np.round(c, DECIMALS) for c in (to_wgs.transform(*xyz) if to_wgs else xyz))
+
+    texts = shapely.to_geojson(shapely.transform(geoms, wgs84, include_z=None, interleaved=False))
+    out = []
+    for props, geometry in zip(properties, texts):
+        code = props.get("code")
+        out.append('{"type":"Feature","geometry":' + (geometry or "null") + ',"properties":'
+                   + json.dumps(props, ensure_ascii=False, separators=(",", ":"), default=json_value)
+                   + ("" if code is None else ',"id":' + json.dumps(code, ensure_ascii=False)) + "}")
+    return out
+
+
+def json_value(v):
+    """``json.dumps``'s ``default``: numpy scalars as Python numbers, dates and times in ISO 8601."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    raise TypeError(f"{type(v).__name__} is not JSON")
 
 
 def _eroded(area, crs, metres: float = 1.0):

@@ -161,7 +161,7 @@ def test_a_new_version_is_checked_again(tmp_path, sample):
 
 def test_unexpected_errors_are_500_without_a_traceback(loaded, monkeypatch):
     store, client = loaded
-    monkeypatch.setattr(store, "features", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(store, "features_geojson", lambda *a, **k: 1 / 0)
     assert "internal error" in _error(client.get("/collections/grids/items"), 500)
 
 

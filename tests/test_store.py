@@ -1,5 +1,6 @@
 """The store on both backends: the embedded SQLite default and PostGIS (same tests, same answers)."""
 
+import json
 import os
 
 import geopandas as gpd
@@ -10,7 +11,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from api.store import ConflictError, EmptyStoreError, NotFoundError, Store, StoreError
+from api.store import DECIMALS, ConflictError, EmptyStoreError, NotFoundError, Store, StoreError
 from api.testing import postgis_url, read_catalog, scratch_schema
 from gis import read_city, write_city
 from gis.errors import InputError
@@ -161,6 +162,82 @@ def test_pages_without_bbox(store, sample):
     assert page.matched == 4710 and len(page.frame) == 10
     assert page.frame["code"].tolist() == sample["buildings"]["code"].iloc[4700:].tolist()
     assert page.frame.crs.equals(sample.crs)
+
+
+def _features(page) -> list[dict]:
+    return json.loads(f"[{page.features}]")
+
+
+def test_geojson_pages_carry_every_column_as_stored(store):
+    """Typed and other columns, Chinese text, nulls, no code: the page written by PostGIS (or here)."""
+    grids = gpd.GeoDataFrame(
+        {"code": ["G1", None, "G3"], "name": ["东湖区第1网格", "第2网格", None], "households": [120, None, 80],
+         "备注": ["沿江", None, '引号"与\\反斜杠'], "楼栋数": [12, 7, None], "是否新建": [True, False, None]},
+        geometry=[shapely.box(500000, 3170000, 500100, 3170100), None,
+                  shapely.Point(500123.456789, 3170456.123456)], crs="EPSG:4548")
+    store.load(City({"grids": grids, "roads": grids[["geometry"]].iloc[[0]]}))
+    page = store.features_geojson("grids", limit=2)
+    assert (page.matched, page.returned) == (3, 2)
+    got = _features(page) + _features(store.features_geojson("grids", offset=2))
+    assert [f["properties"] for f in got] == [
+        {"code": "G1", "name": "东湖区第1网格", "households": 120, "备注": "沿江", "楼栋数": 12, "是否新建": True},
+        {"code": None, "name": "第2网格", "households": None, "备注": None, "楼栋数": 7, "是否新建": False},
+        {"code": "G3", "name": None, "households": 80, "备注": '引号"与\\反斜杠', "楼栋数": None, "是否新建": None}]
+    assert [f.get("id") for f in got] == ["G1", None, "G3"] and "id" not in got[1]
+    assert got[1]["geometry"] is None and "东湖区" in page.features  # UTF-8, not \u escapes
+    wgs = grids.to_crs(4326).geometry
+    for f, want in zip([got[0], got[2]], [wgs.iloc[0], wgs.iloc[2]]):
+        xy = shapely.get_coordinates(shapely.geometry.shape(f["geometry"]))
+        assert (np.round(xy, DECIMALS) == xy).all()  # 9 decimals: 0.1 mm
+        np.testing.assert_allclose(xy, shapely.get_coordinates(want), rtol=0, atol=0.6 * 10.0 ** -DECIMALS)
+    assert [f.get("id") for f in _features(store.features_geojson("roads"))] == [None]  # no code column
+
+
+def test_bbox_around_the_world_a_point_and_far_away(store, sample):
+    store.load(sample)
+    everything = len(sample["grids"])
+    for bbox in [(-180, -90, 180, 90), (0, -90, 180, 90)]:
+        assert store.features("grids", bbox=bbox).matched == everything
+        assert store.features_geojson("grids", bbox=bbox).matched == everything
+    grid = sample["grids"].to_crs(4326).iloc[7]
+    x, y = grid.geometry.representative_point().coords[0]
+    assert store.features("grids", bbox=(x, y, x, y)).frame["code"].tolist() == [grid["code"]]
+    line = store.features("grids", bbox=(x, y - 1e-5, x, y + 1e-5)).frame["code"].tolist()
+    assert grid["code"] in line
+    assert store.features_geojson("grids", bbox=(-75, 40, -73, 41)).matched == 0
+    old = store.features("grids", bbox=(-180, -90, 180, 90), version=1)  # an older version: filtered here
+    store.load(City({"grids": sample["grids"].head(3)}))
+    assert store.features("grids", bbox=(-180, -90, 180, 90), version=1).matched == old.matched == everything
+
+
+def test_low_zoom_tiles_hold_the_whole_city(store, sample):
+    """The tile is cut to the part near the layer before it is projected into the city's Gauss–Krüger
+    zone (a whole-world tile does not project there)."""
+    import mapbox_vector_tile
+
+    store.load(sample)
+    lon, lat = shapely.centroid(sample["grids"].to_crs(4326).union_all()).coords[0]
+    for z in (8, 10):
+        n = 2 ** z
+        x, y = int((lon + 180) / 360 * n), int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
+        ids = {f["id"] for f in mapbox_vector_tile.decode(store.tile("grids", z, x, y))["grids"]["features"]}
+        assert ids == set(range(1, len(sample["grids"]) + 1)), z
+    assert store.tile("grids", 0, 0, 0) == b""  # the city is smaller than one tile unit
+
+
+def test_a_street_scope_follows_the_versions(store, sample):
+    store.load(sample)
+    street = sample["streets"]["code"].iloc[0]
+    first = store.scope(street)
+    comms = sample["communities"]
+    mine = comms[comms["street_code"] == street]
+    assert first.codes["communities"] == ("street_code", {street})
+    assert first.codes["grids"] == ("community_code", set(mine["code"]))
+    store.load(City({"streets": sample["streets"], "communities": mine.head(2)}))
+    assert store.scope(street).codes["grids"] == ("community_code", set(mine["code"].head(2)))
+    assert store.scope(street, version=1).codes["grids"] == first.codes["grids"]
+    with pytest.raises(NotFoundError, match="no street 'nope'"):
+        store.scope("nope")
 
 
 def test_feature_by_code(store, sample):

@@ -14,16 +14,13 @@ import math
 from typing import Annotated
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.auth import User, reader, scope_of
 from api.errors import InvalidParameterError
 from api.routes import viewer
 from api.settings import Settings
-from api.store import NotFoundError, Store
+from api.store import NotFoundError, Store, frame_geojson, json_value
 from gis.model import LABELS, SCHEMA
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -61,31 +58,8 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
-def features_json(frame, layer: str) -> list[dict]:
-    """GeoJSON features (WGS84) of a page of ``layer``; ``id`` is the feature's code."""
-    wgs = frame.to_crs(4326) if frame.crs is not None and len(frame) and not frame.crs.equals(4326) else frame
-    geoms = shapely.to_geojson(np.asarray(wgs.geometry.values, dtype=object))
-    props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    records = props.astype(object).where(props.notna(), None).to_dict("records")
-    out = []
-    for rec, g in zip(records, geoms):
-        f = {"type": "Feature", "geometry": json.loads(g) if g is not None else None, "properties": rec}
-        if rec.get("code") is not None:
-            f["id"] = rec["code"]
-        out.append(f)
-    return out
-
-
 def _json(body: dict, media_type: str = "application/json") -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=_default), media_type=media_type)
-
-
-def _default(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    if hasattr(v, "isoformat"):
-        return v.isoformat()
-    raise TypeError(f"{type(v).__name__} is not JSON")
+    return Response(json.dumps(body, ensure_ascii=False, default=json_value), media_type=media_type)
 
 
 def _base(request: Request) -> str:
@@ -177,19 +151,21 @@ def router(settings: Settings) -> APIRouter:
         if version is None:
             layer_info(request, layer)
         box = parse_bbox(bbox)
-        page = store(request).features(layer, bbox=box, limit=limit, offset=offset, version=version,
-                                       scope=scope_of(request, user, version))
+        page = store(request).features_geojson(layer, bbox=box, limit=limit, offset=offset, version=version,
+                                               scope=scope_of(request, user, version))
         url = request.url
         links = [{"href": str(url), "rel": "self", "type": GEOJSON},
                  {"href": f"{_base(request)}/collections/{layer}", "rel": "collection", "type": "application/json"}]
-        if offset + len(page.frame) < page.matched:
+        if offset + page.returned < page.matched:
             links.append({"href": str(url.include_query_params(offset=offset + limit, limit=limit)),
                           "rel": "next", "type": GEOJSON})
         if offset > 0:
             links.append({"href": str(url.include_query_params(offset=max(offset - limit, 0), limit=limit)),
                           "rel": "prev", "type": GEOJSON})
-        return _json({"type": "FeatureCollection", "features": features_json(page.frame, layer),
-                      "numberMatched": page.matched, "numberReturned": len(page.frame), "links": links}, GEOJSON)
+        # the features are JSON text already (written by PostGIS, or all at once by shapely): joined, not parsed
+        body = (f'{{"type":"FeatureCollection","features":[{page.features}],"numberMatched":{page.matched},'
+                f'"numberReturned":{page.returned},"links":{json.dumps(links, ensure_ascii=False)}}}')
+        return Response(body.encode(), media_type=GEOJSON)
 
     @api.get("/collections/{layer}/items/{code}", summary="One feature by its code (GeoJSON, WGS84)",
              response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
@@ -198,11 +174,10 @@ def router(settings: Settings) -> APIRouter:
              user: User | None = Depends(reader)):
         if version is None:
             layer_info(request, layer)
-        feature = features_json(store(request).feature(layer, code, version=version,
-                                                       scope=scope_of(request, user, version)), layer)[0]
-        base = _base(request)
-        feature["links"] = [{"href": str(request.url), "rel": "self", "type": GEOJSON},
-                            {"href": f"{base}/collections/{layer}", "rel": "collection", "type": "application/json"}]
-        return _json(feature, GEOJSON)
+        feature = frame_geojson(store(request).feature(layer, code, version=version,
+                                                       scope=scope_of(request, user, version)))[0]
+        links = [{"href": str(request.url), "rel": "self", "type": GEOJSON},
+                 {"href": f"{_base(request)}/collections/{layer}", "rel": "collection", "type": "application/json"}]
+        return Response(f'{feature[:-1]},"links":{json.dumps(links, ensure_ascii=False)}}}'.encode(), media_type=GEOJSON)
 
     return api
