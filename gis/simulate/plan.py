@@ -373,6 +373,7 @@ def result_findings(city: City, level: str, parent: str | None, rules) -> gpd.Ge
         b = city["buildings"]
         pts = shapely.point_on_surface(np.asarray(b.geometry.values))
         area = shapely.union_all(np.asarray(sub[up].geometry.values))
+        shapely.prepare(area)
         sub["buildings"] = b[shapely.intersects(area, pts)]
     return check(City(sub, source=city.source, metric_crs=city.metric_crs), rules)
 
