@@ -291,6 +291,13 @@ def test_redraw_is_sound_within_bounds_and_moves_few(cities, seed):
     if reb.feasible:
         assert plan.feasible
         assert plan.summary["households_moved"] <= reb.summary["households_moved"]
+    # the lower bound holds for every plan within the bounds: this one, and rebalance's
+    lb = plan.summary["households_moved_lower_bound"]
+    if k == len(set(city["communities"].loc[city["communities"]["street_code"] == street, "code"])):
+        assert lb is not None and lb > 0  # a planted over-sized community must lose households
+        for p in (plan, reb):
+            if p.feasible:
+                assert p.summary["households_moved"] >= lb
     if plan.feasible:
         assert inside.between(LO, HI).all(), inside[~inside.between(LO, HI)]
     now = new["grids"].set_index("code")["community_code"]
