@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import LineString, Point, box
 from typer.testing import CliRunner
@@ -69,6 +70,70 @@ def test_crossing_roads_are_noded_into_intersections():
         pytest.approx(450.0)
 
 
+def overpass(**deck):
+    """A street (R1, y = 0) under a bridge (R2, x = 200) whose ramps land on two parallel streets (R3,
+    R4, y = ±200), joined to R1 by a street along x = 0 (R5); ``deck``: R2's columns."""
+    roads = gdf([LineString([(0, 0), (400, 0)]), LineString([(200, -200), (200, 200)]),
+                 LineString([(0, -200), (400, -200)]), LineString([(0, 200), (400, 200)]),
+                 LineString([(0, -200), (0, 200)])], code=["R1", "R2", "R3", "R4", "R5"],
+                **{k: [None, v, None, None, None] for k, v in deck.items()})
+    c = city([], [Point(210, -3), Point(203, 10)], [(Point(0, 0), "shelter")])
+    c.layers["roads"] = roads
+    return c
+
+
+@pytest.mark.parametrize("deck", [{"bridge": "yes"}, {"layer": 1}, {"tunnel": "yes"},
+                                  {"bridge": "viaduct", "layer": 2}])
+def test_a_bridge_does_not_meet_the_street_it_crosses(deck):
+    # B1 (3 m from the street, under the deck) walks along the street only; B2 (3 m from the deck) is
+    # reached from the street by the far ramp: up R5 200, along R4 200, down the deck 190, then 3
+    d = coverage(overpass(**deck), kinds=["shelter"], minutes=15).distance["shelter"].to_numpy()
+    assert d.tolist() == pytest.approx([213.0, 593.0])
+    net = build_network(overpass(**deck)["roads"])
+    assert (net.degree >= 3).sum() == 3  # the ramps' two landings and R1 meeting R5: not the crossing
+
+
+@pytest.mark.parametrize("deck", [{}, {"bridge": "no"}, {"layer": 0}, {"bridge": None}])
+def test_the_same_roads_at_grade_meet_at_the_crossing(deck):
+    # B2 walks along the street 200, up the crossing road 10, then 3
+    d = coverage(overpass(**deck), kinds=["shelter"], minutes=15).distance["shelter"].to_numpy()
+    assert d.tolist() == pytest.approx([213.0, 213.0])
+    assert (build_network(overpass(**deck)["roads"]).degree >= 3).sum() == 4
+
+
+def riverside(**river):
+    """Two streets 60 m apart with a river between them (y = 50) and a bridge at x = 0; a building 10 m
+    from the river on the south bank, a shelter 5 m south of the south street."""
+    c = city([LineString([(0, 0), (400, 0)]), LineString([(0, 60), (400, 60)]), LineString([(0, 0), (0, 60)])],
+             [Point(200, 40)], [(Point(200, -5), "shelter")],
+             barriers=gdf([LineString([(-50, 50), (450, 50)])], kind=["river"], **river))
+    return c
+
+
+def test_a_building_beside_a_river_reaches_a_road_on_its_own_bank():
+    cov = coverage(riverside(), kinds=["shelter"], minutes=10)
+    assert cov.distance["shelter"].iloc[0] == pytest.approx(40 + 5)  # not 20 m over the water
+    without = riverside()
+    del without.layers["barriers"]
+    # the north street is nearer (20 m): then round by the bridge, 200 + 60 + 200, and 5
+    assert coverage(without, kinds=["shelter"], minutes=10).distance["shelter"].iloc[0] == pytest.approx(485)
+    # a river in a culvert is no barrier
+    assert coverage(riverside(tunnel=["culvert"]), kinds=["shelter"], minutes=10).distance["shelter"].iloc[0] == \
+        pytest.approx(485)
+
+
+def test_attach_looks_past_the_nearest_edges_for_one_on_this_side():
+    # a comb of streets north of a river (every 50 m, from 10 m off it), one street far south of it
+    roads = gdf([LineString([(0, -300), (1000, -300)])] +
+                [LineString([(x, 10), (x, 200)]) for x in range(0, 1000, 50)] + [LineString([(0, 200), (1000, 200)])])
+    net = build_network(roads, connected=False)
+    river = [LineString([(-10, 0), (1010, 0)])]
+    a = attach(net, [Point(500, -5), Point(500, 5)], river)
+    # south of the river: past the comb (15 m and more, over the water) to the far street
+    assert a.access.tolist() == pytest.approx([295.0, 5.0])
+    assert net.road[a.edge].tolist() == [0, 11]
+
+
 def lattice(n, step, rng):
     """A jittered n×n grid of streets with a few random streets removed (still connected)."""
     xs = np.arange(n) * step
@@ -79,9 +144,25 @@ def lattice(n, step, rng):
     return roads, build_network(roads, connected=False)
 
 
+def geos_graph(lines, snap=0.01):
+    """Oracle: the lines noded by GEOS (``shapely.node``), every segment an edge, points within ``snap``
+    one node; returns the node coordinates and the symmetric sparse graph."""
+    parts = shapely.get_parts(shapely.node(shapely.GeometryCollection(list(lines))))
+    xy, line = shapely.get_coordinates(parts, return_index=True)
+    s = np.flatnonzero(line[1:] == line[:-1])
+    keys, node = np.unique(np.round(np.r_[xy[s], xy[s + 1]] / snap).astype(np.int64), axis=0, return_inverse=True)
+    u, v = node.ravel()[:len(s)], node.ravel()[len(s):]
+    w = np.linalg.norm(xy[s + 1] - xy[s], axis=1)
+    g = sparse.lil_matrix((len(keys), len(keys)))
+    for a, b, x in zip(u, v, w):  # the shortest of parallel segments
+        if a != b and (g[a, b] == 0 or x < g[a, b]):
+            g[a, b] = g[b, a] = x
+    return keys * snap, g.tocsr()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_distances_match_an_explicit_graph(seed):
-    """Oracle: access lines drawn as roads, noded, then a plain all-pairs Dijkstra between the points."""
+    """Oracle: access lines drawn as roads, noded by GEOS, then a plain all-pairs Dijkstra between the points."""
     rng = np.random.default_rng(seed)
     roads, net = lattice(6, 100, rng)
     pts = shapely.points(rng.uniform(-20, 520, (40, 2)))
@@ -92,14 +173,13 @@ def test_distances_match_an_explicit_graph(seed):
     long = np.linalg.norm(b - a, axis=1) > 1e-6
     b = b + (b - a) * (1e-3 / np.maximum(np.linalg.norm(b - a, axis=1), 1e-6))[:, None]  # cross the road: noded
     access = shapely.linestrings(np.stack([a, b], 1))[long]
-    oracle = build_network(gpd.GeoDataFrame(geometry=np.r_[np.asarray(roads.geometry.values), access], crs=CRS),
-                           connected=False)
-    node = np.argmin(np.linalg.norm(oracle.xy[None, :, :] - shapely.get_coordinates(pts)[:, None, :], axis=2), 1)
-    full = csgraph.dijkstra(oracle.csr, directed=False, indices=node[:6])[:, node[6:]]
-    d, src_i = walk.nearest(net, s_att, t_att)
+    xy, graph = geos_graph(np.r_[np.asarray(roads.geometry.values), access])
+    node = np.argmin(np.linalg.norm(xy[None, :, :] - a[:, None, :], axis=2), 1)
+    full = csgraph.dijkstra(graph, directed=False, indices=node[:6])[:, node[6:]]
+    d = walk.nearest(net, s_att, t_att)
     assert np.isfinite(d).sum() > 20
     assert d == pytest.approx(full.min(axis=0), abs=3e-3)
-    assert d == pytest.approx(full[src_i, np.arange(len(tgt))], abs=3e-3)
+    assert walk.nearest(net, s_att, t_att, 250) == pytest.approx(np.where(full.min(axis=0) <= 250, d, np.inf))
     reach = walk.reach(net, s_att, t_att, 250).toarray()
     assert (reach == (full <= 250)).all()
 

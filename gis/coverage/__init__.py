@@ -39,7 +39,7 @@ import shapely
 from gis import findings as fnd
 from gis.coverage import cameras, siting, standards, walk
 from gis.coverage.kinds import KINDS, known_kinds, label
-from gis.coverage.network import Attachment, Network, at_nodes, attach, build_network
+from gis.coverage.network import Attachment, Network, at_nodes, attach, build_network, off_ground
 from gis.errors import InputError
 from gis.model import City
 from gis.rules import RuleSet, load_rules
@@ -131,17 +131,15 @@ def suggest(net: Network, buildings: Attachment, weight: np.ndarray, facilities:
     chosen : list of int, gains : list of float, candidates : Attachment
         Indices into ``candidates`` in order of choice and the weight each newly covers.
     """
-    d, _ = walk.nearest(net, facilities, buildings, radius)
+    d = walk.nearest(net, facilities, buildings, radius)
     open_ = (d > radius) & (weight > 0)
     demand = buildings.take(open_)
     if candidates is None:
-        near, _ = walk.node_distance(net, demand, radius)
+        near = walk.node_distance(net, demand, radius)
         nodes = at_nodes(net, np.flatnonzero(np.isfinite(near)))
         # the road in front of the uncovered buildings, one spot per 10 m of an edge
         _, one = np.unique(np.c_[demand.edge, np.round(demand.along / 10)], axis=0, return_index=True)
-        front = Attachment(demand.edge[one], demand.along[one], np.zeros(len(one)))
-        candidates = Attachment(*(np.r_[a, b] for a, b in zip((nodes.edge, nodes.along, nodes.access),
-                                                              (front.edge, front.along, front.access))))
+        candidates = Attachment.at(net, np.r_[nodes.edge, demand.edge[one]], np.r_[nodes.along, demand.along[one]])
     if not len(candidates) or not open_.any():
         return [], [], candidates
     reach = walk.reach(net, candidates, demand, radius)
@@ -163,7 +161,10 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     ----------
     city : City
         With ``roads`` and ``buildings`` (``households``; ``residents`` optional); ``facilities``,
-        ``communities`` and ``streets`` optional.
+        ``communities``, ``streets`` and ``barriers`` optional. Roads on bridges, in tunnels or on
+        other layers join the others only at their ends (see ``build_network``); buildings and
+        facilities reach the roads without crossing a barrier (rivers, railways; bridges and tunnels
+        among them are no barrier).
     rules : str or RuleSet
         Its ``[[facilities]]`` and ``[walking]`` sections.
     kinds : list of str, optional
@@ -194,7 +195,9 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     kind = known_kinds(fac, rules)
     radius = radii(rules, [k for k in kinds if k != "camera"] if kinds is not None else None, minutes)
     net = build_network(city.metric("roads"), connected=connected)
-    b_att, f_att = attach(net, b.geometry.values), attach(net, fac.geometry.values)
+    walls = city.metric("barriers") if "barriers" in city else gpd.GeoDataFrame(geometry=[], crs=crs)
+    walls = walls.geometry.values[walls.geometry.notna().to_numpy() & ~off_ground(walls)]
+    b_att, f_att = attach(net, b.geometry.values, walls), attach(net, fac.geometry.values, walls)
     hh = b["households"].fillna(0).to_numpy(float)
     res = b["residents"].fillna(0).to_numpy(float) if "residents" in b else np.zeros(len(b))
     codes = b["code"].astype(str).to_numpy() if "code" in b else np.arange(1, len(b) + 1).astype(str)
@@ -207,8 +210,9 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     rows, tables, dist, node_dist, sites = [], [], {}, {}, []
     for k, r in radius.items():
         mine = np.flatnonzero(kind == k)
-        d, _ = walk.nearest(net, f_att.take(mine), b_att, r)
-        node_dist[k] = walk.node_distance(net, f_att.take(mine), r)[0]
+        nodes = walk.node_distance(net, f_att.take(mine), r)
+        d = walk.nearest(net, f_att.take(mine), b_att, r, nodes=nodes)
+        node_dist[k] = nodes
         dist[k] = d
         ok = d <= r
         tables.append(pd.DataFrame({"community": comm_code, "kind": k, "radius_m": r, "buildings": 1,

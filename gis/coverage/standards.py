@@ -34,7 +34,7 @@ import shapely
 
 from gis.coverage.kinds import label
 from gis.model import LABELS
-from gis.rules import FacilityRule, RuleSet
+from gis.rules import RuleSet
 
 
 def within(geoms, units: gpd.GeoDataFrame) -> np.ndarray:

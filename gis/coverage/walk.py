@@ -12,9 +12,8 @@ Examples
 >>> from shapely import LineString, Point
 >>> from gis.coverage.network import build_network, attach
 >>> net = build_network(gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1000, 0)])]))
->>> d, src = nearest(net, attach(net, [Point(0, 0), Point(900, 0)]), attach(net, [Point(300, 5), Point(700, 0)]))
->>> d.tolist(), src.tolist()
-([305.0, 200.0], [0, 1])
+>>> nearest(net, attach(net, [Point(0, 0), Point(900, 0)]), attach(net, [Point(300, 5), Point(700, 0)])).tolist()
+[305.0, 200.0]
 """
 
 from __future__ import annotations
@@ -27,41 +26,44 @@ from gis.coverage.network import Attachment, Network
 
 
 def _with_sources(net: Network, src: Attachment) -> sparse.csr_matrix:
-    """The network's graph with one extra node per source, with edges to both ends of its edge."""
-    return net.graph(src.access + src.along, src.access + net.length[src.edge] - src.along, src.edge)
+    """The network's graph as a directed sparse matrix, plus one node per source (numbered from
+    ``len(net.xy)``) with one-way edges to the two ends of its edge: walks start at a source but
+    never pass through one."""
+    base, m = net.csr, len(src)
+    n = base.shape[0] + m
+    indptr = np.concatenate([base.indptr, base.nnz + np.arange(2, 2 * m + 1, 2, dtype=base.indptr.dtype)])
+    indices = np.concatenate([base.indices, src.ends.T.ravel().astype(base.indices.dtype)])
+    data = np.concatenate([base.data, np.maximum(src.to_ends.T.ravel(), 1e-9)])
+    return sparse.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
-def _via_ends(node_dist: np.ndarray, net: Network, tgt: Attachment) -> tuple[np.ndarray, np.ndarray]:
-    """Distance to each target through the ``u`` and ``v`` ends of its edge (``node_dist``: (..., nodes))."""
-    du = node_dist[..., net.u[tgt.edge]] + tgt.along
-    dv = node_dist[..., net.v[tgt.edge]] + net.length[tgt.edge] - tgt.along
-    return du + tgt.access, dv + tgt.access
-
-
-def _same_edge(src: Attachment, tgt: Attachment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _same_edge(net: Network, src: Attachment, tgt: Attachment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (source, target, direct distance along the edge) of a source and a target on one edge."""
     order = np.argsort(src.edge, kind="stable")
-    per_edge = np.bincount(src.edge, minlength=int(max(src.edge.max(initial=0), tgt.edge.max(initial=0))) + 1)
-    start = np.cumsum(per_edge) - per_edge
-    first, count = start[tgt.edge], per_edge[tgt.edge]
-    t = np.repeat(np.arange(len(tgt)), count)
-    s = order[np.repeat(first, count) + np.arange(len(t)) - np.repeat(np.cumsum(count) - count, count)]
+    edges, start, count = np.unique(src.edge[order], return_index=True, return_counts=True)
+    slot = np.full(len(net.u), -1)
+    slot[edges] = np.arange(len(edges))
+    k = slot[tgt.edge]
+    t = np.flatnonzero(k >= 0)
+    first, c = start[k[t]], count[k[t]]
+    t = np.repeat(t, c)
+    s = order[np.repeat(first, c) + np.arange(len(t)) - np.repeat(np.cumsum(c) - c, c)]
     return s, t, src.access[s] + np.abs(src.along[s] - tgt.along[t]) + tgt.access[t]
 
 
-def node_distance(net: Network, src: Attachment, limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-    """Walking distance from each node of ``net`` to its nearest source (``inf`` beyond ``limit``),
-    and that source's index (-1 if none): one multi-source Dijkstra."""
+def node_distance(net: Network, src: Attachment, limit: float = np.inf) -> np.ndarray:
+    """Walking distance from each node of ``net`` to its nearest source (``inf`` beyond ``limit``):
+    one multi-source Dijkstra."""
     n = len(net.xy)
     if not len(src):
-        return np.full(n, np.inf), np.full(n, -1)
-    dist, _, origin = csgraph.dijkstra(_with_sources(net, src), directed=True, indices=n + np.arange(len(src)),
-                                       min_only=True, limit=limit, return_predecessors=True)
-    return dist[:n], np.where(np.isfinite(dist[:n]), origin[:n] - n, -1)
+        return np.full(n, np.inf)
+    return csgraph.dijkstra(_with_sources(net, src), directed=True, indices=n + np.arange(len(src)),
+                            min_only=True, limit=limit)[:n]
 
 
-def nearest(net: Network, src: Attachment, tgt: Attachment, limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-    """Walking distance from each target to its nearest source, and that source's index.
+def nearest(net: Network, src: Attachment, tgt: Attachment, limit: float = np.inf, *,
+            nodes: np.ndarray | None = None) -> np.ndarray:
+    """Walking distance from each target to its nearest source (``inf`` beyond ``limit``).
 
     Parameters
     ----------
@@ -69,26 +71,19 @@ def nearest(net: Network, src: Attachment, tgt: Attachment, limit: float = np.in
     src, tgt : Attachment
         Sources (facilities) and targets (buildings) on ``net``.
     limit : float
-        Walks longer than this are not followed: their distance is ``inf`` and source ``-1``.
-
-    Returns
-    -------
-    distance : ndarray of float, source : ndarray of int
+        Walks longer than this are not followed.
+    nodes : ndarray, optional
+        ``node_distance(net, src, limit)``, when already computed.
     """
     if not len(src):
-        return np.full(len(tgt), np.inf), np.full(len(tgt), -1)
-    dist, origin = node_distance(net, src, limit)
-    du, dv = _via_ends(dist, net, tgt)
-    best = np.minimum(du, dv)
-    source = np.where(du <= dv, origin[net.u[tgt.edge]], origin[net.v[tgt.edge]])
-    si, ti, d = _same_edge(src, tgt)
-    closer = d < best[ti]
-    si, ti, d = si[closer], ti[closer], d[closer]
-    order = np.argsort(-d, kind="stable")  # the shortest written last wins
-    best[ti[order]], source[ti[order]] = d[order], si[order]
-    far = best > limit
-    best[far], source[far] = np.inf, -1
-    return best, source
+        return np.full(len(tgt), np.inf)
+    d = (node_distance(net, src, limit) if nodes is None else nodes)[tgt.ends]
+    d += tgt.to_ends
+    best = np.minimum(d[0], d[1])
+    _, t, direct = _same_edge(net, src, tgt)
+    np.minimum.at(best, t, direct)
+    with np.errstate(divide="ignore"):
+        return best / (best <= limit)  # x / 0 = inf beyond the limit (faster than a masked write)
 
 
 def reach(net: Network, src: Attachment, tgt: Attachment, limit: float, *,
@@ -109,9 +104,7 @@ def reach(net: Network, src: Attachment, tgt: Attachment, limit: float, *,
     n, m = len(net.xy), len(src)
     graph = _with_sources(net, src)
     # targets by the node they are reached through: the two ends of their edge, with the offset
-    t_node = np.r_[net.u[tgt.edge], net.v[tgt.edge]]
-    t_off = np.r_[tgt.along, net.length[tgt.edge] - tgt.along] + np.r_[tgt.access, tgt.access]
-    t_id = np.r_[np.arange(len(tgt)), np.arange(len(tgt))]
+    t_node, t_off, t_id = tgt.ends.ravel(), tgt.to_ends.ravel(), np.tile(np.arange(len(tgt)), 2)
     order = np.argsort(t_node, kind="stable")
     t_off, t_id = t_off[order], t_id[order]
     count = np.bincount(t_node, minlength=n)
@@ -128,7 +121,7 @@ def reach(net: Network, src: Attachment, tgt: Attachment, limit: float, *,
         pos = start[node][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(c) - c, c)
         ok = dist[r[rep], node[rep]] + t_off[pos] <= limit
         rows.append(idx[r[rep][ok]]), cols.append(t_id[pos][ok])
-    si, ti, d = _same_edge(src, tgt)
+    si, ti, d = _same_edge(net, src, tgt)
     rows.append(si[d <= limit]), cols.append(ti[d <= limit])
     r, c = np.concatenate(rows), np.concatenate(cols)
     out = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(m, len(tgt)))
