@@ -16,7 +16,8 @@ their columns to the standard ones (``gis.model.SCHEMA``)::
     encoding = "gbk"             # for Shapefiles without .cpg
 
 Roads and barriers may come from an OpenStreetMap extract (``.osm`` or ``.osm.pbf``, read by GDAL):
-ways tagged ``highway`` are roads, ``waterway``/``railway`` barriers, ``kind`` the tag's value.
+ways tagged ``highway`` are roads, ``waterway``/``railway`` barriers, ``kind`` the tag's value; their
+``bridge``, ``tunnel`` and ``layer`` tags become columns of those names.
 A parent code column that is absent (e.g. ``street_code`` of communities) is inferred spatially
 from the parent layer (largest overlap). Bad input raises :class:`gis.errors.InputError` naming
 the file, layer, feature and problem.
@@ -138,16 +139,23 @@ def _clean(e: Exception) -> str:
 #: OpenStreetMap extracts (GDAL's OSM driver): the tags that make a way a road or a barrier.
 OSM_SUFFIXES = (".osm", ".pbf")
 OSM_TAGS = {"roads": ("highway",), "barriers": ("waterway", "railway")}
+#: Tags that lift a way off the ground or put it under (``gis.coverage.build_network`` reads them).
+OSM_LEVEL_TAGS = ("bridge", "tunnel", "layer")
 
 
 def _from_osm(gdf: gpd.GeoDataFrame, lyr: str) -> gpd.GeoDataFrame:
     """The ways of an OSM ``lines`` layer that are roads (or barriers): ``code`` = osm_id,
-    ``kind`` = the tag's value (residential, river, rail…)."""
+    ``kind`` = the tag's value (residential, river, rail…), and the ``OSM_LEVEL_TAGS`` from
+    GDAL's ``other_tags`` (``"bridge"=>"yes","layer"=>"1"``)."""
     tags = [t for t in OSM_TAGS[lyr] if t in gdf.columns]
     kind = gdf[tags].bfill(axis=1).iloc[:, 0] if tags else pd.Series(None, index=gdf.index)
     out = gdf[kind.notna()].copy()
     out["code"] = out["osm_id"].astype(str)
     out["kind"] = kind[kind.notna()]
+    other = out["other_tags"].astype(object) if "other_tags" in out else pd.Series(None, index=out.index, dtype=object)
+    for tag in OSM_LEVEL_TAGS:
+        value = other.str.extract(f'"{tag}"=>"([^"]*)"', expand=False).astype(object)
+        out[tag] = value.where(value.notna(), None)
     return out.reset_index(drop=True)
 
 
