@@ -30,6 +30,9 @@ APPLY = typer.Option(None, "--apply", help="Write the city with the plan applied
 LEVEL = typer.Option("communities", help="Level of the units: streets (moved as whole communities), communities "
                                                "(whole grids) or grids (their land cut along the roads and barriers "
                                                "layers).")
+FIXED = typer.Option(None, "--fixed", help="A unit that must not change (repeat for several).")
+WORK_UNITS = typer.Option(False, "--reshape-work-units", help="Let the plan change work-unit communities "
+                                                             "(单位型社区), which it leaves whole by default.")
 JSON = typer.Option(False, "--json", help="Print the summary and sizes as JSON instead of a table.")
 
 
@@ -80,16 +83,22 @@ def _report(plan, as_json: bool) -> None:
         console.print(f"[yellow]cause:[/] {escape(str(cause))}", soft_wrap=True)
 
 
+def _keep(fixed, work_units) -> dict:
+    """The ``fixed`` / ``keep_kinds`` arguments of merge, rebalance and redraw from the CLI options."""
+    return {"fixed": fixed or [], **({"keep_kinds": ()} if work_units else {})}
+
+
 @app.command()
 def merge(city: Path = CITY, unit: list[str] = typer.Argument(None, help="Unit code(s) to merge away."),
           parent: Optional[str] = typer.Option(None, help="Merge every unit below its minimum under this parent."),
-          level: str = LEVEL, rules: str = RULES,
+          level: str = LEVEL, rules: str = RULES, fixed: Optional[list[str]] = FIXED, work_units: bool = WORK_UNITS,
           out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
           as_json: bool = JSON):
     """Merge under-sized units into the neighbour that best fixes sizes."""
     from gis.simulate import merge as run
 
-    _run(lambda c: run(c, unit or None, level=level, parent=parent, rules=rules), city, out, map_, apply_to, as_json)
+    _run(lambda c: run(c, unit or None, level=level, parent=parent, rules=rules, **_keep(fixed, work_units)), city,
+         out, map_, apply_to, as_json)
 
 
 @app.command()
@@ -107,27 +116,30 @@ def split(city: Path = CITY, unit: str = typer.Argument(..., help="Unit code to 
 
 @app.command()
 def rebalance(city: Path = CITY, parent: str = typer.Argument(..., help="Parent code (e.g. a street)."),
-              level: str = LEVEL, rules: str = RULES,
+              level: str = LEVEL, rules: str = RULES, fixed: Optional[list[str]] = FIXED,
+              work_units: bool = WORK_UNITS,
               out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
               as_json: bool = JSON):
     """Move whole blocks between neighbouring units of a parent until all are within bounds."""
     from gis.simulate import rebalance as run
 
-    _run(lambda c: run(c, parent, level=level, rules=rules), city, out, map_, apply_to, as_json)
+    _run(lambda c: run(c, parent, level=level, rules=rules, **_keep(fixed, work_units)), city, out, map_, apply_to,
+         as_json)
 
 
 @app.command()
 def redraw(city: Path = CITY, parent: str = typer.Argument(..., help="Parent code (e.g. a street)."),
            k: Optional[int] = typer.Option(None, "-k", "--k", help="Number of units (default: the current number "
                                                                    "clamped to what the bounds allow)."),
-           level: str = LEVEL, rules: str = RULES,
+           level: str = LEVEL, rules: str = RULES, fixed: Optional[list[str]] = FIXED, work_units: bool = WORK_UNITS,
            seed: int = typer.Option(0, help="Seed of the random spanning trees."),
            out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
            as_json: bool = JSON):
     """Draw all units of a parent afresh: contiguous, within bounds, fewest households moved."""
     from gis.simulate import redraw as run
 
-    _run(lambda c: run(c, parent, level=level, k=k, rules=rules, seed=seed), city, out, map_, apply_to, as_json)
+    _run(lambda c: run(c, parent, level=level, k=k, rules=rules, seed=seed, **_keep(fixed, work_units)), city, out,
+         map_, apply_to, as_json)
 
 
 @app.command()

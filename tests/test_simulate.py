@@ -21,7 +21,7 @@ from gis import check, read_city
 from gis.cli import app
 from gis.io import write_city
 from gis.maps import save_map
-from gis.simulate import atoms, load_plan, merge, plan_map, rebalance, redraw, split
+from gis.simulate import PlanError, atoms, load_plan, merge, plan_map, rebalance, redraw, split
 from gis.synth import synth
 
 SEEDS = [1, 2, 3, 4, 5, 6]
@@ -278,7 +278,7 @@ def test_redraw_is_sound_within_bounds_and_moves_few(cities, seed):
     new, _ = assert_sound(city, plan)  # contiguity, exact cover, households conserved, estates whole
     k = plan.summary["k"]
     units = units_of(new, street)
-    assert len(units) == k == plan.summary["units_after"]
+    assert len(units) == k + len(plan.summary["fixed"]) and k == plan.summary["units_after"]  # + work units
     grids = city["grids"]
     mine = set(grids.loc[grids["community_code"].isin(set(city["communities"].loc[
         city["communities"]["street_code"] == street, "code"])), "code"])
@@ -368,3 +368,76 @@ def test_redraw_cli(cities, tmp_path):
     bad = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), "NOPE"])
     assert bad.exit_code == 2 and "NOPE" in bad.output
     assert n >= 8
+
+
+# ---- constraints: fixed units, work-unit communities, facilities ---------------------------------
+
+def facility_homes(city):
+    """Community each facility lies in, by an independent spatial join of its representative point."""
+    f = city["facilities"]
+    pts = gpd.GeoDataFrame(f[["code"]], geometry=f.representative_point(), crs=f.crs)
+    j = gpd.sjoin(pts, city["communities"][["code", "geometry"]].rename(columns={"code": "in"}), predicate="within")
+    return dict(zip(j["code"], j["in"]))
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_plans_keep_facilities_work_units_and_fixed_units(cities, seed):
+    city, ids = cities[seed]
+    street = street_of(city, ids["size_above"])
+    comms = city["communities"]
+    mine = comms[comms["street_code"] == street]
+    work = set(mine.loc[mine["kind"] == "work_unit", "code"])
+    pinned = sorted(set(mine["code"]) - work - {ids["size_above"]})[:1]
+    declared = dict(zip(city["facilities"]["code"], city["facilities"]["community_code"]))
+    at_home = {f for f, c in facility_homes(city).items() if declared[f] == c}
+    assert at_home, "the synthetic city has facilities inside their communities"
+    for plan in (redraw(city, street, fixed=pinned), rebalance(city, street, fixed=pinned)):
+        assert set(plan.summary["fixed"]) == work | set(pinned)
+        new, _ = assert_sound(city, plan)
+        old_g = city["communities"].set_index("code").geometry
+        new_g = new["communities"].set_index("code").geometry
+        grids_of = lambda c: set(c["grids"].loc[c["grids"]["community_code"].isin(work | set(pinned)), "code"])
+        assert grids_of(new) == grids_of(city)
+        for code in work | set(pinned):
+            assert new_g[code].equals(old_g[code])
+        homes = facility_homes(new)
+        assert all(homes[f] == declared[f] for f in at_home), plan.operation  # every facility stays with its unit
+        nf = dict(zip(new["facilities"]["code"], new["facilities"]["community_code"]))
+        assert all(nf[f] == declared[f] for f in at_home)
+
+
+def test_work_units_can_be_reshaped_on_request_and_fixed_must_exist(cities):
+    city, ids = cities[1]
+    street = street_of(city, ids["size_above"])
+    plan = redraw(city, street, keep_kinds=())
+    assert plan.summary["fixed"] == []
+    with pytest.raises(PlanError, match="fixed communities not found"):
+        redraw(city, street, fixed=["NOPE"])
+    with pytest.raises(PlanError, match="both merged and fixed"):
+        merge(city, ids["size_below"], fixed=[ids["size_below"]])
+
+
+def test_fixed_from_the_cli(cities, tmp_path):
+    city, ids = cities[1]
+    street = street_of(city, ids["size_above"])
+    write_city(city, tmp_path / "city.gpkg")
+    other = sorted(set(city["communities"].loc[city["communities"]["street_code"] == street, "code"])
+                   - {ids["size_above"]})[0]
+    run = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--json",
+                                   "--fixed", other, "--reshape-work-units"])
+    assert run.exit_code in (0, 1), run.output
+    assert json.loads(run.output)["summary"]["fixed"] == [other]
+    bad = CliRunner().invoke(app, ["simulate", "rebalance", str(tmp_path / "city.gpkg"), street, "--fixed", "NOPE"])
+    assert bad.exit_code == 2 and "NOPE" in bad.output and "Traceback" not in bad.output
+
+
+def test_merge_follows_facilities(cities):
+    city, ids = cities[1]
+    small = ids["size_below"]
+    new = merge(city, small).apply(city)
+    theirs = set(city["facilities"].loc[city["facilities"]["community_code"] == small, "code"]) & \
+        set(facility_homes(city))
+    assert theirs, "the merged community had facilities"
+    now = dict(zip(new["facilities"]["code"], new["facilities"]["community_code"]))
+    homes = facility_homes(new)
+    assert all(now[f] == homes[f] != small for f in theirs)  # they name the community they now lie in

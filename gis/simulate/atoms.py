@@ -99,7 +99,7 @@ class Atoms:
     """The atoms of some units of ``level`` (metric CRS) and their graph.
 
     ``frame`` has one row per atom: ``code``, ``unit`` (the unit of ``level`` it belongs to now),
-    ``households``, ``residents``, ``buildings``, ``block`` (estate lock group, see the module
+    ``households``, ``residents``, ``buildings``, ``facilities`` (of its own unit, inside it), ``block`` (estate lock group, see the module
     docstring) and the geometry. ``i``, ``j``, ``length`` are the neighbour pairs (positions in
     ``frame``) and their shared boundary in metres.
     """
@@ -145,9 +145,9 @@ class Atoms:
 
 
 def atoms(city: City, level: str = "communities", *, parent: str | None = None,
-          units: list[str] | None = None) -> Atoms:
+          units: list[str] | None = None, exclude=()) -> Atoms:
     """The atoms of the units of ``level`` under ``parent`` (a code of the level above), or of the
-    units whose codes are listed in ``units``, or of the whole level.
+    units whose codes are listed in ``units``, or of the whole level; units in ``exclude`` left out.
 
     Membership comes from the atoms' declared parent codes (``grids.community_code``; for
     enclosures, the grid they were cut from); sizes from the buildings inside each atom.
@@ -171,6 +171,7 @@ def atoms(city: City, level: str = "communities", *, parent: str | None = None,
         codes = pd.Series(units)
     else:
         codes = mine["code"]
+    codes = codes[~codes.isin(set(exclude))]
     if finest:
         lines = [np.asarray(city.metric(k).geometry.values) for k in ("roads", "barriers") if k in city]
         if not lines:
@@ -207,11 +208,29 @@ def atoms(city: City, level: str = "communities", *, parent: str | None = None,
             res = np.bincount(ai, b["residents"].to_numpy(np.int64)[bi], len(sel)).astype(np.int64)
         nb = np.bincount(ai, minlength=len(sel))
     frame["households"], frame["residents"], frame["buildings"] = hh, res, nb
+    frame["facilities"] = _own_facilities(city, level, frame)
     i, j, length = adjacency(geoms)
     block, split = _blocks(frame, i, j, b, owner, _straddled(geoms, b) if finest and b is not None else None)
     frame["block"] = block
-    frame = frame[["code", "unit", "households", "residents", "buildings", "block", "geometry"]]
+    frame = frame[["code", "unit", "households", "residents", "buildings", "facilities", "block", "geometry"]]
     return Atoms(level, child, parent, frame, i, j, length, split)
+
+
+def _own_facilities(city: City, level: str, frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Per atom: facilities inside it (representative point) that belong to the atom's own unit
+    (``facilities.community_code`` when redrawing communities; 0 at other levels, where facilities
+    name no unit of the level)."""
+    out = np.zeros(len(frame), np.int64)
+    col = PARENT["facilities"][1]
+    if "facilities" not in city or PARENT["facilities"][0] != level or not len(city["facilities"]):
+        return out
+    f = city.metric("facilities")
+    if col not in f:
+        return out
+    fi, ai = shapely.STRtree(np.asarray(frame.geometry.values)).query(
+        shapely.point_on_surface(np.asarray(f.geometry.values)), predicate="intersects")
+    own = f[col].to_numpy(object)[fi] == frame["unit"].to_numpy(object)[ai]
+    return np.bincount(ai[own], minlength=len(frame)).astype(np.int64)
 
 
 def _straddled(geoms, buildings, share: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:

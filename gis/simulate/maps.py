@@ -11,7 +11,7 @@ Examples
 >>> city, _ = synth(300, seed=1, plant={"size_below": 1})
 >>> m = plan_map(merge(city, "360102001005"))
 >>> sorted(c.layer_name for c in m._children.values() if isinstance(c, folium.GeoJson))[:2]
-['方案前 社区 (19)', '方案后 社区 (18)']
+['方案前 社区 (18)', '方案后 社区 (17)']
 """
 
 from __future__ import annotations

@@ -37,6 +37,29 @@ from gis.simulate.plan import Plan, build
 
 #: Attributes a new unit inherits from the unit it comes from.
 INHERIT = ("kind", "has_committee", "district_code", "basis")
+#: Kinds of unit a plan leaves whole unless told otherwise: a work-unit community (单位型社区) is its
+#: enterprise's or institution's, not land to share out.
+KEEP_KINDS = ("work_unit",)
+
+
+def held(city: City, level: str, parent: str | None, fixed=(), keep_kinds=KEEP_KINDS) -> list[str]:
+    """Codes of the units of ``level`` under ``parent`` a plan must leave exactly as they are: those
+    in ``fixed`` and those whose ``kind`` is in ``keep_kinds``.
+
+    >>> from gis.synth import synth
+    >>> city, _ = synth(60, seed=1)
+    >>> held(city, "communities", "360102001000", fixed=["360102001002"])  # 008 is a work-unit community
+    ['360102001002', '360102001008']
+    """
+    units_l = city[level]
+    up_col = PARENT[level][1]
+    mine = units_l[units_l[up_col] == parent] if parent is not None and up_col in units_l else units_l
+    unknown = sorted(set(fixed) - set(mine["code"]))
+    if unknown:
+        where = f" in {parent}" if parent is not None else ""
+        raise PlanError(f"fixed {level} not found{where}: {', '.join(map(str, unknown))}")
+    kind = mine["kind"].isin(set(keep_kinds)).to_numpy() if "kind" in mine else np.zeros(len(mine), bool)
+    return sorted(set(fixed) | set(mine["code"].to_numpy(object)[kind]))
 
 
 def unit_bounds(units: pd.DataFrame, level: str, rules: RuleSet) -> pd.DataFrame:
@@ -72,7 +95,8 @@ def violation(value, lo, hi) -> np.ndarray:
 # ---- merge ---------------------------------------------------------------------------------------
 
 def merge(city: City, unit: str | list[str] | None = None, *, level: str = "communities",
-          parent: str | None = None, rules: str | RuleSet = "nanchang-2002") -> Plan:
+          parent: str | None = None, rules: str | RuleSet = "nanchang-2002", fixed=(),
+          keep_kinds=KEEP_KINDS) -> Plan:
     """Merge units below their minimum into neighbours of the same parent.
 
     Each unit (the given ones, else every unit of ``parent`` below its minimum, smallest first)
@@ -81,7 +105,9 @@ def merge(city: City, unit: str | list[str] | None = None, *, level: str = "comm
     within bounds, the unit is dissolved: its estate blocks go one by one, each to an adjacent
     unit with room, longest shared edge first (every receiver stays connected, since it only
     gains blocks touching it). If neither works the variant with the smaller size violation is
-    kept and the cause is named.
+    kept and the cause is named. Units in ``fixed`` or of a kind in ``keep_kinds`` (see ``held``)
+    are neither merged away nor receive land — unless named in ``unit`` (a kind), which a planner
+    does on purpose; naming a ``fixed`` unit is an error.
     """
     rules = load_rules(rules)
     units_l = city.metric(level)
@@ -97,7 +123,11 @@ def merge(city: City, unit: str | list[str] | None = None, *, level: str = "comm
         parent = parents.pop()
     elif parent is None:
         raise PlanError("name the unit(s) to merge or the parent whose small units to merge")
-    a = atoms(city, level, parent=parent)
+    clash = sorted(set(wanted if unit is not None else []) & set(fixed))
+    if clash:
+        raise PlanError(f"{', '.join(clash)} cannot be both merged and fixed")
+    keep = [c for c in held(city, level, parent, fixed, keep_kinds) if unit is None or c not in wanted]
+    a = atoms(city, level, parent=parent, exclude=keep)
     ctx = _Context(city, a, level, rules)
     label = ctx.label0.copy()
     if unit is None:
@@ -112,14 +142,15 @@ def merge(city: City, unit: str | list[str] | None = None, *, level: str = "comm
         dissolved = _dissolve(ctx, label, k)
         options = [o for o in (whole, dissolved) if o is not None]
         if not options:
-            causes.append(f"{ctx.label(u)} 与同一上级内的其他单位均不相邻，无法合并")
+            also = f"（不计固定的单位 {', '.join(keep)}）" if keep else ""
+            causes.append(f"{ctx.label(u)} 与同一上级内的其他单位均不相邻{also}，无法合并")
             continue
         best = min(options, key=lambda o: (o[1], o is not whole))
         label = best[0]
         if best[1] > 0:
             causes.append(f"{ctx.label(u)} 无法在规模上限内并入相邻单位："
                           f"相邻单位容量不足（合并后仍超出 {best[1]:,.0f} {ctx.word(k)}）")
-    return ctx.plan("merge", label, causes, {"merged": wanted})
+    return ctx.plan("merge", label, causes, {"merged": wanted, "fixed": keep})
 
 
 def _merge_whole(ctx: "_Context", label: np.ndarray, k: int):
@@ -165,7 +196,7 @@ def _dissolve(ctx: "_Context", label: np.ndarray, k: int):
 # ---- rebalance -----------------------------------------------------------------------------------
 
 def rebalance(city: City, parent: str, *, level: str = "communities", rules: str | RuleSet = "nanchang-2002",
-              max_moves: int = 500) -> Plan:
+              max_moves: int = 500, fixed=(), keep_kinds=KEEP_KINDS) -> Plan:
     """Move whole estate blocks between neighbouring units of ``parent`` until all are within bounds.
 
     Greedy local search: at each step, among the moves of one block from its unit to an adjacent
@@ -175,9 +206,12 @@ def rebalance(city: City, parent: str, *, level: str = "communities", rules: str
     shared edge. The total violation falls at every step, so the search ends (at most
     ``max_moves`` steps); what is left is reported with its cause. Not optimal: chains of moves
     through a full neighbour are not searched (a later solver can take this plan's place).
+    A block holding its unit's facilities (service centre, police room…) stays with the unit.
+    Units in ``fixed`` or of a kind in ``keep_kinds`` neither give nor take blocks (see ``held``).
     """
     rules = load_rules(rules)
-    a = atoms(city, level, parent=parent)
+    keep = held(city, level, parent, fixed, keep_kinds)
+    a = atoms(city, level, parent=parent, exclude=keep)
     ctx = _Context(city, a, level, rules)
     lo, hi = np.array(ctx.lo, float), np.array(ctx.hi, float)
     blocks = [np.flatnonzero(ctx.block == b) for b in range(ctx.block.max() + 1)]
@@ -192,12 +226,14 @@ def rebalance(city: City, parent: str, *, level: str = "communities", rules: str
                           f"{ctx.w[big[0]].sum():,.0f} {ctx.word(k)}，超过上限 {hi[k]:,.0f}")
         else:
             causes.append(f"{ctx.label(code)} 有 {size[k]:,.0f} {ctx.word(k)}：相邻单位之间没有能减少超限的整块调整")
-    return ctx.plan("rebalance", label, causes, {"steps": steps, "max_moves": max_moves}, scope="all")
+    return ctx.plan("rebalance", label, causes, {"steps": steps, "max_moves": max_moves, "fixed": keep}, scope="all")
 
 
 def _greedy_moves(ctx: "_Context", label: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_moves: int):
     """Rebalance's search from ``label``: (labels, steps) — see ``rebalance``."""
     blocks = [np.flatnonzero(ctx.block == b) for b in range(ctx.block.max() + 1)]
+    own = ctx.atoms.frame["facilities"].to_numpy()
+    blocks = [m for m in blocks if not own[m].any()]  # a block holding its unit's facilities stays
     steps = 0
     for steps in range(max_moves):
         size = ctx.sizes(label)
@@ -571,4 +607,4 @@ def _parent_of(units, col):
     return vals.pop() if len(vals) == 1 else None
 
 
-__all__ = ["merge", "rebalance", "split", "unit_bounds", "violation", "components"]
+__all__ = ["merge", "rebalance", "split", "held", "unit_bounds", "violation", "components", "KEEP_KINDS"]

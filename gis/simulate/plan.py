@@ -257,7 +257,8 @@ def _keys(found: gpd.GeoDataFrame) -> pd.Series:
 def _move_children(layers: dict, level: str, moves: gpd.GeoDataFrame) -> None:
     """Set the parent code of what the moved atoms hold: the atoms themselves when they are units of
     the level below, else (enclosures of the finest level) the buildings whose representative point
-    lies in a moved atom — the same rule ``atoms`` counted them by."""
+    lies in a moved atom — the same rule ``atoms`` counted them by; and facilities (which name
+    their community) inside a moved atom."""
     if level != LEVELS[-1]:
         child = LEVELS[LEVELS.index(level) + 1]
         col = PARENT[child][1]
@@ -265,17 +266,25 @@ def _move_children(layers: dict, level: str, moves: gpd.GeoDataFrame) -> None:
         to = dict(zip(moves["code"], moves["to"]))
         hit = kids["code"].isin(to.keys()) & kids[col].isin(set(moves["from"]))
         kids.loc[hit, col] = kids.loc[hit, "code"].map(to)
+    else:
+        _follow(layers, "buildings", moves)
+    if PARENT["facilities"][0] == level:
+        _follow(layers, "facilities", moves)
+
+
+def _follow(layers: dict, name: str, moves: gpd.GeoDataFrame) -> None:
+    """Give the features of layer ``name`` whose representative point lies in a moved atom that
+    atom's new unit (their parent code column)."""
+    if name not in layers or not len(layers[name]) or PARENT[name][1] not in layers[name]:
         return
-    if "buildings" not in layers or not len(layers["buildings"]):
-        return
-    b = layers["buildings"]
-    col = PARENT["buildings"][1]
-    mine = np.flatnonzero(b[col].isin(set(moves["from"])).to_numpy())
-    pts = shapely.point_on_surface(np.asarray(b.geometry.values)[mine])
-    pts = gpd.GeoSeries(pts, crs=b.crs).to_crs(moves.crs).values if b.crs != moves.crs else pts
+    f = layers[name]
+    col = PARENT[name][1]
+    mine = np.flatnonzero(f[col].isin(set(moves["from"])).to_numpy())
+    pts = shapely.point_on_surface(np.asarray(f.geometry.values)[mine])
+    pts = gpd.GeoSeries(pts, crs=f.crs).to_crs(moves.crs).values if f.crs != moves.crs else pts
     pi, mi = shapely.STRtree(np.asarray(moves.geometry.values)).query(pts, predicate="intersects")
     first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
-    b.loc[b.index[mine[pi[first]]], col] = moves["to"].to_numpy(object)[mi[first]]
+    f.loc[f.index[mine[pi[first]]], col] = moves["to"].to_numpy(object)[mi[first]]
 
 
 def _replace_units(lay: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -69,7 +69,8 @@ from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 from gis.model import LABELS, PARENT, City
 from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import PlanError, atoms, components
-from gis.simulate.partition import _block_edges, _greedy_moves, _Context, _subset_fits, unit_bounds, violation
+from gis.simulate.partition import (KEEP_KINDS, _block_edges, _Context, _greedy_moves, _subset_fits, held,
+                                    unit_bounds, violation)
 from gis.simulate.plan import Plan
 
 
@@ -80,15 +81,18 @@ TRIES = 24
 
 
 def redraw(city: City, parent: str, *, level: str = "communities", k: int | None = None,
-           rules: str | RuleSet = "nanchang-2002", seed: int = 0, tries: int | None = None) -> Plan:
+           rules: str | RuleSet = "nanchang-2002", seed: int = 0, tries: int | None = None, fixed=(),
+           keep_kinds=KEEP_KINDS) -> Plan:
     """Draw all units of ``level`` inside ``parent`` afresh from their atoms (see the module docstring).
 
     Returns the best plan; when no partition meets the bounds it is the one with the smallest size
     violation, ``feasible`` False and its causes named (e.g. an atom alone over the maximum, too
-    few households for ``k`` units, the parent not connected).
+    few households for ``k`` units, the parent not connected). Units in ``fixed`` or of a kind in
+    ``keep_kinds`` (see ``partition.held``) stay exactly as they are; ``k`` counts the others.
     """
     rules = load_rules(rules)
-    a = atoms(city, level, parent=parent)
+    keep = held(city, level, parent, fixed, keep_kinds)
+    a = atoms(city, level, parent=parent, exclude=keep)
     ctx = _Context(city, a, level, rules)
     n_old = len(ctx.codes)
     m, lo, hi = common_bounds(ctx)
@@ -120,17 +124,20 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     if k > nb:
         causes.append(f"{who} 只有 {nb} 个不可分的地块，无法分成 {k} 个")
         k = nb
-    extra = {"k": k, "k_rule": k_rule, "bounds": {"measure": m, "min": lo, "max": hi}, "seed": seed}
+    extra = {"k": k, "k_rule": k_rule, "bounds": {"measure": m, "min": lo, "max": hi}, "seed": seed,
+             "fixed": keep}
     bi, bj, blen = _block_edges(ctx)
     if components(nb, bi, bj).max() > 0:
-        causes.append(f"{who} 的{LABELS[a.child]}本身不连通，先修复再重划")
+        causes.append(f"{who} 除固定的单位（{', '.join(keep)}）外，其余{LABELS[a.child]}不连通：请分片重划或少固定几个单位"
+                      if keep else f"{who} 的{LABELS[a.child]}本身不连通，先修复再重划")
         return ctx.plan("redraw", ctx.label0.copy(), causes, {**extra, "trees": 0}, scope="all")
 
     graph = block_graph(ctx)
     best = search(ctx, graph, k, lo, hi, tries=tries, seed=seed)
     part, stats = best["part"], best
     extra.update({"partitions_tried": stats["tried"], "trees": stats["trees"], "polished_blocks": stats["polished"],
-                  "households_moved_lower_bound": stats["moved_lower_bound"]})
+                  "households_moved_lower_bound": stats["moved_lower_bound"],
+                  "facility_blocks_displaced": stats["displaced"]})
 
     # relabel: matched parts take their unit's index, the others new codes like their largest overlap
     label_b = np.empty(nb, np.int64)
@@ -193,7 +200,8 @@ def block_graph(ctx: _Context) -> "BlockGraph":
     area_b = np.bincount(ctx.block, shapely.area(geoms), nb)
     perim_b = np.bincount(ctx.block, shapely.length(geoms), nb) - 2 * np.bincount(ctx.block[a.i[inner]],
                                                                                  a.length[inner], nb)
-    return BlockGraph(bi, bj, blen, np.bincount(ctx.block, ctx.w, nb), old_b, len(ctx.codes), area_b, perim_b)
+    anchor = np.bincount(ctx.block, a.frame["facilities"].to_numpy(), nb) > 0
+    return BlockGraph(bi, bj, blen, np.bincount(ctx.block, ctx.w, nb), old_b, len(ctx.codes), area_b, perim_b, anchor)
 
 
 def search(ctx: _Context, graph: "BlockGraph", k, lo, hi, *, tries=None, seed=0) -> dict:
@@ -236,11 +244,11 @@ def _subtree_sums(order, pred, w, hit) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 class BlockGraph:
-    """The block graph of one parent: nodes (estate blocks) with weights, current unit, area and
-    perimeter; edges with shared lengths. ``best`` runs the redraw search on it (also used by
+    """The block graph of one parent: nodes (estate blocks) with weights, current unit, area,
+    perimeter and whether they hold their unit's facilities (``anchor``); edges with shared lengths. ``best`` runs the redraw search on it (also used by
     ``benchmarks/simulate.py`` to time the partitioning alone)."""
 
-    def __init__(self, ei, ej, elen, w, old, n_old, area=None, perim=None):
+    def __init__(self, ei, ej, elen, w, old, n_old, area=None, perim=None, anchor=None):
         self.ei, self.ej = np.asarray(ei, np.int64), np.asarray(ej, np.int64)
         self.elen = np.asarray(elen, float)
         self.w = np.asarray(w, float)
@@ -248,6 +256,7 @@ class BlockGraph:
         self.n, self.n_old = len(self.w), int(n_old)
         self.area = np.ones(self.n) if area is None else np.asarray(area, float)
         self.perim = np.ones(self.n) if perim is None else np.asarray(perim, float)
+        self.anchor = np.zeros(self.n, bool) if anchor is None else np.asarray(anchor, bool)
         self.cross = self.old[self.ei] != self.old[self.ej]
         self.nbrs = [[] for _ in range(self.n)]
         for x, y in zip(self.ei.tolist(), self.ej.tolist()):
@@ -320,9 +329,17 @@ class BlockGraph:
         return float(np.mean(np.divide(4 * np.pi * area, perim ** 2, out=np.zeros(k), where=perim > 0)))
 
     def score(self, part, k, lo, hi):
+        """(size violation, facilities displaced, households moved, −compactness) and the matching."""
         sizes = np.bincount(part, self.w, k)
         match, moved = self.match(part, k)
-        return float(violation(sizes, lo, hi).sum()), moved, -self.compactness(part, k), match
+        return (float(violation(sizes, lo, hi).sum()), self.displaced(part, match), moved,
+                -self.compactness(part, k)), match
+
+    def displaced(self, part, match) -> int:
+        """Blocks holding their unit's facilities that are not in the part matched to that unit."""
+        home = np.full(self.n_old, -1)
+        home[match[match >= 0]] = np.flatnonzero(match >= 0)
+        return int((self.anchor & (part != home[self.old])).sum())
 
     def connected(self, mask) -> bool:
         idx = np.flatnonzero(mask)
@@ -360,8 +377,9 @@ class BlockGraph:
 
     # ---- local search ------------------------------------------------------------------------------
     def improve(self, part, k, lo, hi, match, max_passes=50) -> tuple[np.ndarray, int]:
-        """Single-block moves between adjacent parts that lower (size violation, households moved)
-        lexicographically, the giving part staying connected; passes until none applies."""
+        """Single-block moves between adjacent parts that lower (size violation, facilities displaced,
+        households moved) lexicographically, the giving part staying connected; a block holding its
+        unit's facilities only moves back to that unit's part. Passes until none applies."""
         part = part.copy()
         w = self.w
         home = np.full(self.n_old, -1)
@@ -385,16 +403,18 @@ class BlockGraph:
             h = home[self.old[b]]
             dm = np.where(p == h, w[b], 0) - np.where(q == h, w[b], 0)
             d = dv(p, q, w[b])
-            good = (d < 0) | ((d == 0) & (dm < 0))
+            free = ~self.anchor[b] | (q == h)
+            dd = np.where(self.anchor[b], -1, 0)  # an anchored block may only go home
+            good = free & ((d < 0) | (d == 0) & ((dd < 0) | (dd == 0) & (dm < 0)))
             changed = False
-            for i in np.flatnonzero(good)[np.lexsort((d[good], dm[good]))]:
+            for i in np.flatnonzero(good)[np.lexsort((d[good], dm[good], dd[good]))]:
                 bb, pp, qq = b[i], p[i], q[i]
                 if part[bb] != pp or sizes[pp] <= w[bb]:
                     continue
                 d1 = float(dv(pp, qq, w[bb]))
                 hh = home[self.old[bb]]
                 m1 = (w[bb] if pp == hh else 0) - (w[bb] if qq == hh else 0)
-                if not (d1 < 0 or (d1 == 0 and m1 < 0)):
+                if not (d1 < 0 or (d1 == 0 and (self.anchor[bb] or m1 < 0))):
                     continue
                 if not self.stays_connected(part, bb):
                     continue
@@ -409,16 +429,17 @@ class BlockGraph:
 
     # ---- search ------------------------------------------------------------------------------------
     def best(self, k, lo, hi, *, tries=None, seed=0, starts=()) -> dict:
-        """The best partition (violation, households moved, −compactness) among the polished
+        """The best partition (``score``: violation, facilities displaced, households moved,
+        −compactness) among the polished
         ``starts`` (and the current lines when they make ``k`` connected units) and ``tries``
         polished tree partitions; ``tries=None`` draws ``TRIES`` only when no start polishes into
         the bounds."""
         rng = np.random.default_rng(seed)
         if k <= 1:
             part = np.zeros(self.n, np.int64)
-            viol, moved, pp, match = self.score(part, 1, lo, hi)
-            return {"part": part, "violation": viol, "moved": moved, "pp": -pp, "match": match, "tried": 0,
-                    "trees": 0, "polished": 0, "moved_lower_bound": None}
+            (viol, _, moved, negpp), match = self.score(part, 1, lo, hi)
+            return {"part": part, "violation": viol, "moved": moved, "pp": -negpp, "match": match, "tried": 0,
+                    "trees": 0, "polished": 0, "moved_lower_bound": None, "displaced": 0}
         starts = [np.asarray(x, np.int64) for x in starts]
         if k == self.n_old and self.each_connected(self.old):
             starts.append(self.old.copy())  # the current lines themselves, repaired by local search
@@ -431,22 +452,22 @@ class BlockGraph:
             part = starts[t] if t < len(starts) else self.cut(k, lo, hi, rng, biased=t % 4 != 3)
             t += 1
             tried += 1
-            viol, moved, negpp, match = self.score(part, k, lo, hi)
+            key, match = self.score(part, k, lo, hi)
             part2, n_pol = self.improve(part, k, lo, hi, match)
             if n_pol:
-                s2 = self.score(part2, k, lo, hi)
-                if s2[:3] < (viol, moved, negpp):
-                    part, (viol, moved, negpp, match) = part2, s2
+                key2, match2 = self.score(part2, k, lo, hi)
+                if key2 < key:
+                    part, key, match = part2, key2, match2
                 else:
                     n_pol = 0
-            key = (viol, moved, negpp)
             if best is None or key < best[0]:
                 best = (key, part, match, n_pol)
-            if viol == 0 and moved == 0:  # the current lines, within bounds: nothing can beat them
+            if key[:3] == (0, 0, 0):  # the current lines, within bounds: nothing can beat them
                 break
-        (viol, moved, negpp), part, match, n_pol = best
+        (viol, displaced, moved, negpp), part, match, n_pol = best
         return {"part": part, "violation": viol, "moved": moved, "pp": -negpp, "match": match, "tried": tried,
-                "trees": max(t - len(starts), 0), "polished": n_pol, "moved_lower_bound": self.moved_lower_bound(k, lo, hi)}
+                "trees": max(t - len(starts), 0), "polished": n_pol, "displaced": displaced,
+                "moved_lower_bound": self.moved_lower_bound(k, lo, hi)}
 
     def moved_lower_bound(self, k, lo, hi) -> float | None:
         """Households any partition into ``k == n_old`` parts within [lo, hi] must move (None for
