@@ -99,8 +99,8 @@ class Atoms:
     """The atoms of some units of ``level`` (metric CRS) and their graph.
 
     ``frame`` has one row per atom: ``code``, ``unit`` (the unit of ``level`` it belongs to now),
-    ``households``, ``residents``, ``buildings``, ``facilities`` (of its own unit, inside it), ``block`` (estate lock group, see the module
-    docstring) and the geometry. ``i``, ``j``, ``length`` are the neighbour pairs (positions in
+    ``households``, ``residents``, ``buildings``, ``facilities`` (of its own unit, inside it),
+    ``block`` (estate lock group, see the module docstring) and the geometry. ``i``, ``j``, ``length`` are the neighbour pairs (positions in
     ``frame``) and their shared boundary in metres.
     """
 
