@@ -104,10 +104,9 @@ def test_the_same_roads_at_grade_meet_at_the_crossing(deck):
 def riverside(**river):
     """Two streets 60 m apart with a river between them (y = 50) and a bridge at x = 0; a building 10 m
     from the river on the south bank, a shelter 5 m south of the south street."""
-    c = city([LineString([(0, 0), (400, 0)]), LineString([(0, 60), (400, 60)]), LineString([(0, 0), (0, 60)])],
-             [Point(200, 40)], [(Point(200, -5), "shelter")],
-             barriers=gdf([LineString([(-50, 50), (450, 50)])], kind=["river"], **river))
-    return c
+    return city([LineString([(0, 0), (400, 0)]), LineString([(0, 60), (400, 60)]), LineString([(0, 0), (0, 60)])],
+                [Point(200, 40)], [(Point(200, -5), "shelter")],
+                barriers=gdf([LineString([(-50, 50), (450, 50)])], kind=["river"], **river))
 
 
 def test_a_building_beside_a_river_reaches_a_road_on_its_own_bank():
