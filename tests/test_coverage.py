@@ -372,3 +372,18 @@ def test_cli_table(gpkg):
                            env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "社区养老服务站" in r.output and "1,000" in r.output and "66.7%" in r.output  # B3 walks 1,055 m
+
+
+def test_a_mapping_file_renames_the_bridge_column(tmp_path):
+    """A source's own column (桥梁) mapped to ``bridge``: the crossing is no junction."""
+    from gis import read_city
+
+    gdf([box(0, 0, 1000, 1000)], c=["S1"]).to_file(tmp_path / "s.gpkg")
+    gdf([LineString([(0, 500), (1000, 500)]), LineString([(500, 0), (500, 1000)])], 编号=["R1", "R2"],
+        桥梁=["是", None]).to_file(tmp_path / "r.gpkg")
+    (tmp_path / "m.toml").write_text('[layers.streets]\nsource = "s.gpkg"\ncode = "c"\n[layers.roads]\n'
+                                     'source = "r.gpkg"\ncode = "编号"\nbridge = "桥梁"\n', encoding="utf-8")
+    c = read_city(tmp_path / "m.toml")
+    assert c["roads"]["bridge"].tolist() == ["是", None]
+    assert len(build_network(c.metric("roads"), connected=False).xy) == 4  # four ends, no crossing node
+    assert len(build_network(c.metric("roads").drop(columns="bridge"), connected=False).xy) == 5
