@@ -43,7 +43,8 @@ from api.routes.features import _json
 from api.settings import Settings
 from api.store import ConflictError, NotFoundError, StaleError, Store
 from gis.findings import key, to_json
-from gis.model import LEVELS, PARENT, SCHEMA, City
+from gis.check.level import polygonal
+from gis.model import LABELS, LEVELS, PARENT, SCHEMA, City
 from gis.rules import available, load_rules
 from gis.simulate.partition import unit_bounds
 
@@ -112,18 +113,7 @@ def parse_units(fc: Any, city: City, street: str, level: str) -> gpd.GeoDataFram
         name = props.get("name")
         if name is not None and not isinstance(name, str):
             raise ProposalError(f"{where}: name must be a string")
-        g = f.get("geometry")
-        if not isinstance(g, dict) or g.get("type") not in ("Polygon", "MultiPolygon"):
-            raise ProposalError(f"{where}: geometry must be a Polygon or MultiPolygon")
-        try:
-            geom = shapely.geometry.shape(g)
-        except Exception as e:  # shapely raises several kinds for malformed coordinates
-            raise ProposalError(f"{where}: unreadable geometry ({e})") from None
-        xy = shapely.get_coordinates(geom)
-        if geom.is_empty or not np.isfinite(xy).all():
-            raise ProposalError(f"{where}: empty geometry or coordinates that are not numbers")
-        if (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
-            raise ProposalError(f"{where}: coordinates must be longitude/latitude (WGS84)")
+        geom = _lonlat_polygon(f.get("geometry"), where)
         if not geom.is_valid:
             raise ProposalError(f"{where}: invalid geometry: {shapely.is_valid_reason(geom)}")
         codes.append(code)
@@ -158,21 +148,39 @@ def parse_units(fc: Any, city: City, street: str, level: str) -> gpd.GeoDataFram
     return units
 
 
+def _lonlat_polygon(g: Any, where: str) -> shapely.Geometry:
+    """A GeoJSON Polygon or MultiPolygon in WGS84 longitude/latitude, read (not yet validated)."""
+    if not isinstance(g, dict) or g.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ProposalError(f"{where}: geometry must be a Polygon or MultiPolygon")
+    try:
+        geom = shapely.geometry.shape(g)
+    except Exception as e:  # shapely raises several kinds for malformed coordinates
+        raise ProposalError(f"{where}: unreadable geometry ({e})") from None
+    xy = shapely.get_coordinates(geom)
+    if geom.is_empty or not np.isfinite(xy).all():
+        raise ProposalError(f"{where}: empty geometry or coordinates that are not numbers")
+    if (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
+        raise ProposalError(f"{where}: coordinates must be longitude/latitude (WGS84)")
+    return geom
+
+
 #: Proposed lines within this distance of stored vertices are the stored lines: WGS84 GeoJSON and
 #: the projection back move a vertex by far less (~1e-7 m), a user's edit by far more.
 SNAP_M = 0.01
 
 
 def _onto_stored(units: gpd.GeoDataFrame, city: City, level: str) -> gpd.GeoDataFrame:
-    """Proposed units back on the stored geometry: a unit that did not change keeps its stored
-    polygon exactly, a changed one has its vertices snapped to the stored vertices of this level and
-    the level below within ``SNAP_M`` — so edges shared with untouched neighbours match exactly
-    after the round trip through WGS84 (no unmatched edges, no slivers)."""
+    """Proposed units back on the stored geometry: a unit that did not change (as many vertices,
+    none moved by more than ``SNAP_M``) keeps its stored polygon exactly, a changed one has its
+    vertices snapped to the stored vertices of this level and the level below within ``SNAP_M`` —
+    so edges shared with untouched neighbours match exactly after the round trip through WGS84 (no
+    unmatched edges, no slivers)."""
     tol = SNAP_M if city.crs.is_projected else SNAP_M / 111_320
     stored = city[level].drop_duplicates("code").set_index("code").geometry
     geoms = np.asarray(units.geometry.values, dtype=object).copy()
-    same = np.array([c in stored.index and shapely.hausdorff_distance(g, stored[c]) <= tol
-                     for c, g in zip(units["code"], geoms)], dtype=bool)
+    same = np.array([c in stored.index and shapely.get_num_coordinates(g) == shapely.get_num_coordinates(stored[c])
+                     and shapely.hausdorff_distance(g, stored[c]) <= tol for c, g in zip(units["code"], geoms)],
+                    dtype=bool)
     geoms[same] = [stored[c] for c in units["code"][same]]
     changed = np.flatnonzero(~same)
     if len(changed):
@@ -307,6 +315,234 @@ def proposed_city(city: City, street: str, level: str, units: gpd.GeoDataFrame) 
     return City(layers, source=city.source, metric_crs=city.metric_crs), sorted(set(changed_layers))
 
 
+# ---- a drawn area given to one unit -----------------------------------------------------------------
+
+#: A drawn vertex this close to a unit's vertex or line is put on it: about a screen pixel at zoom 18,
+#: so a line drawn "along" a boundary follows it instead of leaving a sliver.
+DRAW_SNAP_M = 0.5
+#: Vertices of the changed units within this distance of each other are made one vertex.
+NODE_M = 1e-3
+#: Overlays of a drawn area round to this grid (snap-rounding: robust, and no spike thinner than it).
+GRID_M = 1e-4
+#: A unit overlapping the drawn area by less than this (m²) gives nothing: the overlap is arithmetic noise.
+PIECE_M2 = 1e-3
+#: The findings a drawn edit must not add: the coverage (不交叉、不跨社区、地无空白) and the
+#: buildings in it (人无遗漏). Size findings are shown, not refused: an edit may be one of several.
+COVERAGE_CODES = frozenset({"invalid_geometry", "overlap", "sliver", "gap", "outside_parent", "unmatched_edges",
+                            "multipart", "unassigned_building", "multi_assigned_building"})
+
+
+def read_area(geometry: Any, city: City) -> shapely.Geometry:
+    """A drawn area (GeoJSON Polygon or MultiPolygon, WGS84) in the city's metric CRS; a ring that
+    crosses itself is repaired to its polygonal parts."""
+    area = _lonlat_polygon(geometry, "area")
+    if not area.is_valid:
+        area = polygonal(np.array([shapely.make_valid(area)]))[0]
+    area = gpd.GeoSeries([area], crs=4326).to_crs(city.metric_crs).iloc[0]
+    if area.area <= OUTSIDE_TOLERANCE_M2:
+        raise ProposalError("画出的范围面积为零 (the drawn area has no area)")
+    return area
+
+
+def _label(units: gpd.GeoDataFrame, i: int, level: str) -> str:
+    """'网格 第2网格(360102001003-02)': unit ``i`` for messages."""
+    name, code = units["name"].iloc[i] if "name" in units else None, units["code"].iloc[i]
+    return f"{LABELS[level]} {name}({code})" if isinstance(name, str) and name else f"{LABELS[level]} {code}"
+
+
+def _vertices(geoms) -> np.ndarray:
+    return np.unique(shapely.get_coordinates(np.asarray(geoms, dtype=object)), axis=0)
+
+
+def _whole_buildings(area, buildings: np.ndarray) -> shapely.Geometry:
+    """``area`` with every block of buildings it cuts either added (half or more of its footprint
+    inside) or taken out: a drawn line never splits a building between two units (人无遗漏). A block
+    is a building with all the buildings overlapping it, since those move together."""
+    polys = buildings[shapely.get_type_id(buildings) != 0]
+    if not len(polys):
+        return area
+    tree = shapely.STRtree(polys)
+    hit = tree.query(area, predicate="intersects")
+    share = shapely.area(shapely.intersection(polys[hit], area)) / np.maximum(shapely.area(polys[hit]), 1e-12)
+    seen, add, sub = set(), [], []
+    for start in hit[(share > 1e-9) & (share < 1 - 1e-9)].tolist():
+        if start in seen:
+            continue
+        seen.add(start)
+        block, todo = [], [start]
+        while todo:  # the cut building and all that overlap it, transitively
+            i = todo.pop()
+            block.append(i)
+            near = tree.query(polys[i], predicate="intersects")
+            for j in near[shapely.area(shapely.intersection(polys[near], polys[i])) > 0].tolist():
+                if j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+        whole = shapely.union_all(polys[block])
+        (add if shapely.area(shapely.intersection(whole, area)) >= whole.area / 2 else sub).append(whole)
+    return shapely.union_all(np.r_[[shapely.difference(area, shapely.union_all(sub))], add])
+
+
+def _pin(area, line, vertices: np.ndarray) -> shapely.Geometry:
+    """``area`` meeting ``line`` only at its ``vertices``: where the edge from an inner vertex X
+    reaches ``line`` at P between two of them, it is moved to the nearest vertex V — the triangle
+    X P V is cut away when the area runs along ``line`` from P to V, added otherwise."""
+    if not len(vertices):
+        return area
+    tree = shapely.STRtree(shapely.points(vertices))
+    rings = [r for p in shapely.get_parts(area) for r in (p.exterior, *p.interiors)]
+    for ring in rings:
+        xy = shapely.get_coordinates(ring)[:-1]
+        on = shapely.distance(shapely.points(xy), line) <= NODE_M
+        for k in np.flatnonzero(on):
+            p = xy[k]
+            v = vertices[tree.nearest(shapely.Point(p))]
+            if np.hypot(*(p - v)) <= NODE_M:
+                continue
+            for x in (xy[k - 1], xy[(k + 1) % len(xy)]):
+                if shapely.distance(shapely.Point(x), line) > NODE_M:
+                    tri = shapely.Polygon([x, p, v])
+                    along = shapely.distance(shapely.Point((p + v) / 2), shapely.boundary(area)) <= NODE_M
+                    area = polygonal(np.array([shapely.difference(area, tri) if along
+                                               else shapely.union(area, tri)]))[0]
+    return area
+
+
+def draw(city: City, street: str, level: str, units: gpd.GeoDataFrame, area, to: str) -> tuple[gpd.GeoDataFrame, dict]:
+    """``units`` (the street's units of ``level``, city CRS) with the drawn ``area`` (metric CRS)
+    given to unit ``to``, and what moved.
+
+    The area is clipped to the parent of ``to`` (the street for a community, its community for a
+    grid: 不跨社区). Grids take the area itself, with buildings kept whole and the new line meeting
+    the community's outline at its vertices. Communities take whole grids — those with more than
+    half their area inside — since their lines are grid lines. ProposalError (400) when nothing
+    moves or a unit would be emptied; the result's findings are checked by the caller."""
+    codes = units["code"].tolist()
+    if to not in codes:
+        raise ProposalError(f"{to!r} 不是本街道的{LABELS[level]} (to: {to!r} is not one of street {street}'s "
+                            f"{level})")
+    t = codes.index(to)
+    metric = city.metric_crs
+    geoms = np.asarray(units.to_crs(metric).geometry.values, dtype=object).copy()
+    if level == "communities":
+        streets = city["streets"]
+        parent = shapely.union_all(np.asarray(streets.loc[streets["code"] == street].to_crs(metric).geometry.values,
+                                              dtype=object))
+        where = f"街道 {street}"
+    else:
+        comms = city["communities"][city["communities"]["street_code"] == street].to_crs(metric)
+        overlap = shapely.area(shapely.intersection(np.asarray(comms.geometry.values, dtype=object), geoms[t]))
+        k = int(np.argmax(overlap))
+        parent = comms.geometry.values[k]
+        where = _label(comms, k, "communities")
+    inside = polygonal(np.array([shapely.intersection(area, parent)]))[0]
+    clipped = float(area.area - inside.area)
+    if inside.area <= OUTSIDE_TOLERANCE_M2:
+        raise ProposalError(f"画出的范围不在{where}内 (the drawn area lies outside {where}: a "
+                            f"{LABELS[level]} takes land of its parent only)")
+    before = geoms.copy()
+    others = np.asarray(city[level][~in_street(city, level, street)].to_crs(metric).geometry.values, dtype=object)
+    if level == "communities":
+        moved = _grids_into(city, street, units, geoms, inside, t)
+    else:
+        moved = _area_into(city, units, geoms, others, inside, parent, t)
+    changed = [t, *sorted({i for i, _, _ in moved})]
+    for i in changed[1:]:
+        if shapely.area(geoms[i]) <= OUTSIDE_TOLERANCE_M2:
+            raise ProposalError(f"画出的范围会清空{_label(units, i, level)}，请改用合并 "
+                                f"(the drawn area would empty {codes[i]}; merge it instead)")
+    changed = _node(geoms, np.r_[before, others], changed)
+    final = np.asarray(units.geometry.values, dtype=object).copy()
+    final[changed] = np.asarray(gpd.GeoSeries(geoms[changed], crs=metric).to_crs(units.crs).values, dtype=object)
+    result = units.set_geometry(gpd.GeoSeries(final, index=units.index, crs=units.crs))
+    info = {"to": to, "clipped_m2": round(clipped, 1),
+            "taken": [{"code": codes[i], "area_m2": round(float(a), 1), **({"grid": g} if g else {})}
+                      for i, a, g in moved]}
+    return _onto_stored(result, city, level), info
+
+
+def _node(geoms: np.ndarray, before: np.ndarray, changed: list[int]) -> list[int]:
+    """Make the ``changed`` units meet every unit vertex for vertex (``geoms`` changed in place): a
+    vertex within NODE_M of one of the level's vertices ``before`` becomes it, and a new vertex is
+    added to every unit whose line passes through it. The units changed, now."""
+    old = _vertices(before[shapely.STRtree(before).query(shapely.envelope(shapely.union_all(geoms[changed])))])
+    xy = _vertices(geoms[changed])
+    near = shapely.STRtree(shapely.points(old)).nearest(shapely.points(xy))
+    fresh = []
+    for p in xy[shapely.distance(shapely.points(xy), shapely.points(old[near])) > NODE_M]:
+        if all(np.hypot(*(p - q)) > NODE_M for q in fresh):  # a few points: the ends of the new lines
+            fresh.append(p)
+    fresh = np.array(fresh).reshape(-1, 2)
+    if len(fresh):
+        _, meet = shapely.STRtree(shapely.boundary(geoms)).query(shapely.points(fresh), predicate="dwithin",
+                                                                 distance=NODE_M)
+        changed = sorted(set(changed) | set(meet.tolist()))
+    geoms[changed] = shapely.remove_repeated_points(shapely.snap(
+        shapely.remove_repeated_points(geoms[changed], NODE_M), shapely.multipoints(np.r_[old, fresh]), NODE_M))
+    return changed
+
+
+def _grids_into(city: City, street: str, units, geoms: np.ndarray, area, t: int) -> list[tuple[int, float, str]]:
+    """Communities: the street's grids more than half inside ``area`` go whole to unit ``t``
+    (``geoms`` changed in place); (giving unit, area, grid) of each."""
+    grids = city["grids"][in_street(city, "grids", street)].to_crs(city.metric_crs)
+    g = np.asarray(grids.geometry.values, dtype=object)
+    share = shapely.area(shapely.intersection(g, area)) / shapely.area(g)
+    metric_units = units.set_geometry(gpd.GeoSeries(geoms, index=units.index, crs=city.metric_crs))
+    member = _containing(metric_units, g)
+    codes = units["code"].tolist()
+    go = np.flatnonzero((share > 0.5) & np.array([m is not None and m != codes[t] for m in member], bool))
+    if not len(go):
+        raise ProposalError("画出的范围没有盖住任何网格的一半以上：社区边界沿网格线调整 "
+                            "(the drawn area covers no grid by more than half; community lines move by whole grids)")
+    moved = []
+    for j in go:
+        i = codes.index(member[j])
+        geoms[i] = shapely.difference(geoms[i], g[j])
+        moved.append((i, float(shapely.area(g[j])), grids["code"].iloc[j]))
+    geoms[t] = shapely.union_all(np.r_[[geoms[t]], g[go]])
+    return moved
+
+
+def _area_into(city: City, units, geoms: np.ndarray, others: np.ndarray, area, parent, t: int
+               ) -> list[tuple[int, float, None]]:
+    """Grids: ``area`` (inside ``parent``) goes to unit ``t`` from the units it overlaps
+    (``geoms`` changed in place); (giving unit, area, None) of each. Where the new line meets a
+    unit of another street (``others``) it ends at one of that unit's vertices (those lines are not
+    ours to change); buildings stay whole."""
+    everyone = np.r_[geoms, others]
+    tree = shapely.STRtree(everyone)
+    near = everyone[tree.query(area.buffer(DRAW_SNAP_M), predicate="intersects")]
+    area = shapely.snap(area, shapely.union_all(shapely.boundary(near)), DRAW_SNAP_M)
+    area = polygonal(np.array([shapely.intersection(shapely.make_valid(area), parent, grid_size=GRID_M)]))[0]
+    foreign = others[shapely.dwithin(others, parent, NODE_M)]
+    if len(foreign):
+        line = shapely.union_all(shapely.boundary(foreign))
+        xy = _vertices(foreign)
+        area = _pin(area, line, xy[shapely.distance(shapely.points(xy), shapely.boundary(parent)) <= NODE_M])
+    if "buildings" in city:
+        area = _whole_buildings(area, np.asarray(city["buildings"].to_crs(city.metric_crs).geometry.values,
+                                                 dtype=object))
+    area = polygonal(np.array([shapely.intersection(area, parent, grid_size=GRID_M)]))[0]
+    moved, pieces = [], []
+    for i in np.flatnonzero(shapely.intersects(geoms, area)):
+        piece = polygonal(np.array([shapely.intersection(geoms[i], area, grid_size=GRID_M)]))[0]
+        if i != t and piece.area > PIECE_M2:
+            geoms[i] = polygonal(np.array([shapely.difference(geoms[i], area, grid_size=GRID_M)]))[0]
+            moved.append((int(i), float(piece.area), None))
+            pieces.append(piece)
+    # land of the area in no unit (a gap) goes to ``t`` too
+    held = shapely.union_all(everyone[tree.query(area, predicate="intersects")])
+    free = shapely.get_parts(polygonal(np.array([shapely.difference(area, held, grid_size=GRID_M)]))[0])
+    pieces += list(free[shapely.area(free) > OUTSIDE_TOLERANCE_M2])
+    if not any(a > OUTSIDE_TOLERANCE_M2 for _, a, _ in moved) and len(pieces) == len(moved):
+        raise ProposalError(f"画出的范围没有从其他网格划入土地：它已属于{_label(units, t, 'grids')}，"
+                            f"或只切过整栋建筑 (the drawn area takes nothing from other grids: it is "
+                            f"{units['code'].iloc[t]}'s already, or only cuts through whole buildings)")
+    geoms[t] = shapely.union_all(np.r_[[geoms[t]], pieces], grid_size=GRID_M)
+    return moved
+
+
 def street_mask(found: gpd.GeoDataFrame, street: str, communities: set, area) -> np.ndarray:
     """Findings about one street: at a place inside it (``area``: the street, eroded by 1 m, in the
     findings' CRS) or naming the street or one of its ``communities``."""
@@ -353,19 +589,27 @@ def _key(f: dict) -> tuple:
     return key(f["code"], f.get("layer"), f.get("ids"))
 
 
-def review(city: City, new: City, street: str, level: str, rules: str, base_version: int) -> dict:
-    """Sizes, findings (check of the street in ``new``) and summary of a proposal."""
+def added(before: list[dict], after: list[dict]) -> list[dict]:
+    """The findings of ``after`` that ``before`` lacks, or whose area grew by more than the tolerance."""
+    old = {}
+    for f in before:
+        old[_key(f)] = max(old.get(_key(f), 0.0), f.get("area_m2") or 0.0)
+    return [f for f in after if _key(f) not in old or (f.get("area_m2") or 0.0) > old[_key(f)] + OUTSIDE_TOLERANCE_M2]
+
+
+def review(city: City, new: City, street: str, level: str, rules: str, base_version: int,
+           found: dict | None = None) -> dict:
+    """Sizes, findings (check of the street in ``new``, or ``found`` when already made; those the
+    proposal adds marked ``new``) and summary of a proposal."""
     ruleset = load_rules(rules)
     before_found = street_findings(city, street, ruleset)["findings"]
-    found = street_findings(new, street, ruleset)
-    old = {}
-    for f in before_found:
-        if f["severity"] == "error":
-            old[_key(f)] = max(old.get(_key(f), 0.0), f.get("area_m2") or 0.0)
-    new_errors = [f for f in found["findings"] if f["severity"] == "error" and (
-        _key(f) not in old or (f.get("area_m2") or 0.0) > old[_key(f)] + OUTSIDE_TOLERANCE_M2)]
+    found = found or street_findings(new, street, ruleset)
+    fresh = added(before_found, found["findings"])
+    for f in fresh:
+        f["new"] = True
+    new_errors = [f for f in fresh if f["severity"] == "error"]
     now_keys = {_key(f) for f in found["findings"] if f["severity"] == "error"}
-    fixed = [k for k in old if k not in now_keys]
+    fixed = {_key(f) for f in before_found if f["severity"] == "error" and _key(f) not in now_keys}
     b_units = city[level][in_street(city, level, street)]
     a_units = new[level][in_street(new, level, street)]
     buildings = city["buildings"] if "buildings" in city else None
@@ -514,6 +758,20 @@ class Change(BaseModel):
     base_version: int | None = Field(None, ge=1)
 
 
+class Draft(BaseModel):
+    street_code: str = Field(max_length=100)
+    level: Literal["communities", "grids"]
+    base_version: int = Field(ge=1)
+    units: dict
+    rules: str | None = None
+
+
+class Drawn(Draft):
+    units: dict | None = None  # the draft so far; none: the stored units
+    area: dict
+    to: str = Field(min_length=1, max_length=100)
+
+
 class Why(BaseModel):
     why: str | None = Field(None, max_length=20000)
 
@@ -555,6 +813,47 @@ def router(settings: Settings) -> APIRouter:
         units = parse_units(units_fc, city, street, level)
         new, _ = proposed_city(city, street, level, units)
         return level, units_fc, review(city, new, street, level, rules, base_version)
+
+    def draft(request: Request, user: User, body: Draft) -> tuple[City, str, gpd.GeoDataFrame]:
+        """The stored city, the rule set and the street's units of a draft (stored ones without units)."""
+        if user.role == "street_staff" and body.street_code != user.street_code:
+            raise ForbiddenError(f"you propose for street {user.street_code} only")
+        rules = body.rules or settings.default_rules
+        if rules not in available():
+            raise ProposalError(f"unknown rule set {rules!r}; bundled: {', '.join(available())}")
+        version, city = store_of(request).snapshot()
+        if version != body.base_version:
+            raise StaleError(f"the city is at version {version}, not {body.base_version}: reload it and draw again")
+        if "streets" not in city or not (city["streets"]["code"] == body.street_code).any():
+            raise ProposalError(f"no street {body.street_code!r}")
+        if body.level not in city or "communities" not in city:
+            raise ProposalError(f"the stored city has no {body.level}")
+        if body.units is not None:
+            return city, rules, parse_units(body.units, city, body.street_code, body.level)
+        lay = city[body.level]
+        return city, rules, lay[in_street(city, body.level, body.street_code)][["code", "name", lay.geometry.name]]
+
+    @api.post("/proposals/preview", summary="The review of new units (sizes, findings), not saved")
+    def preview(request: Request, body: Draft, user: User = Depends(role("street_staff", "planner"))):
+        city, rules, units = draft(request, user, body)
+        new, _ = proposed_city(city, body.street_code, body.level, units)
+        return _json({"level": body.level, "units": body.units,
+                      **review(city, new, body.street_code, body.level, rules, body.base_version)})
+
+    @api.post("/proposals/draw", summary="Give a drawn area to one unit: the new units and their review, not saved")
+    def drawn(request: Request, body: Drawn, user: User = Depends(role("street_staff", "planner"))):
+        city, rules, units = draft(request, user, body)
+        street, level, ruleset = body.street_code, body.level, load_rules(rules)
+        new_units, info = draw(city, street, level, units, read_area(body.area, city), body.to)
+        before = street_findings(proposed_city(city, street, level, units)[0], street, ruleset)["findings"]
+        new, _ = proposed_city(city, street, level, new_units)
+        found = street_findings(new, street, ruleset)
+        broken = [f for f in added(before, found["findings"]) if f["code"] in COVERAGE_CODES]
+        if broken:
+            raise ProposalError("画出的范围未采用，它会带来新的问题：" + "；".join(f["message"] for f in broken[:5]) +
+                                f" (the drawn area would add {', '.join(sorted({f['code'] for f in broken}))})")
+        return _json({"level": level, "units": feature_collection(new_units), **info,
+                      **review(city, new, street, level, rules, body.base_version, found)})
 
     @api.post("/proposals", status_code=201, summary="Propose new boundaries for one street")
     def create(request: Request, body: NewProposal, user: User = Depends(role("street_staff", "planner"))):

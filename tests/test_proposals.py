@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import geopandas as gpd
 import httpx
 import pytest
 import shapely
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from api.store import Store
 from gis import check, read_city
+from gis.findings import key
 from test_auth import OTHER, STREET, Env, error, open_store
 from test_store import assert_same_city
 
@@ -301,6 +303,161 @@ def test_a_failing_apply_changes_nothing(env, sample, monkeypatch):
     assert p["state"] == "approved" and p["applied_version"] is None
     with env.store.engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from communities_history")).scalar() == 0
+
+
+
+# ---- drawn areas and previews: the editor's operations, computed and checked on the server ----------
+
+FROM, TO = "360102001009-01", "360102001009-02"  # neighbouring grids of one community of STREET
+
+
+def lonlat(geom, sample) -> dict:
+    """A geometry in the sample's CRS as GeoJSON in WGS84, as the viewer sends a drawn area."""
+    return shapely.geometry.mapping(gpd.GeoSeries([geom], crs=sample.crs).to_crs(4326).iloc[0])
+
+
+def strip(sample, width=60):
+    """A band along the line between FROM and TO: mostly FROM's land next to TO, some of TO's."""
+    g = sample["grids"].set_index("code").geometry
+    return shapely.intersection(g[FROM].boundary, g[TO].boundary).buffer(width, quad_segs=1)
+
+
+def drawing(env, area, to=TO, level="grids", who="staff", **extra):
+    body = {"street_code": STREET, "level": level, "base_version": env.store.version(), "area": area, "to": to,
+            **extra}
+    return env.client.post("/proposals/draw", json=body, headers=env.headers[who])
+
+
+def households(city, grid) -> int:
+    b = city["buildings"]
+    return int(b.loc[b["grid_code"] == grid, "households"].sum())
+
+
+def test_a_drawn_area_moves_land_and_households_to_the_neighbour(env, sample):
+    r = drawing(env, lonlat(strip(sample), sample))
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["to"] == TO and d["level"] == "grids" and env.client.get(
+        "/proposals", headers=env.headers["staff"]).json()["proposals"] == []  # nothing saved
+    taken = {t["code"]: t["area_m2"] for t in d["taken"]}
+    assert taken[FROM] > 5000 and TO not in taken
+    sizes = {s["code"]: s for s in d["sizes"]}
+    moved = sizes[FROM]["households_before"] - sizes[FROM]["households_after"]
+    assert moved > 0 and sizes[TO]["households_after"] - sizes[TO]["households_before"] == moved
+    assert sum(s["households_after"] for s in d["sizes"]) == sum(s["households_before"] for s in d["sizes"])
+    assert {s["code"] for s in d["sizes"] if s["status"] == "changed"} == set(d["summary"]["changed"]) >= {FROM, TO}
+    assert d["summary"]["new_errors"] == 0 and not [f for f in d["findings"]["findings"] if f.get("new")]
+    # the street's grids, Chinese names kept; buildings whole: none lies in two grids
+    stored = sample["grids"].set_index("code")
+    units = {f["properties"]["code"]: f for f in d["units"]["features"]}
+    assert set(units) == set(sample["grids"].query("community_code.str.startswith('360102001')")["code"])
+    assert units[FROM]["properties"]["name"] == stored.at[FROM, "name"] == "第1网格"
+    new = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in units.values()], crs=4326).to_crs(sample.crs)
+    b = sample["buildings"]
+    near = b[b.intersects(shapely.union_all([new.iloc[list(units).index(c)] for c in (FROM, TO)]))]
+    for geom in near.geometry:
+        assert sum(shapely.area(shapely.intersection(geom, g)) > 1 for g in new) == 1
+    # saved, approved and applied: the households follow the land, check finds nothing new
+    r = propose(env, d["units"], level="grids", title="第9社区网格调整")
+    assert r.status_code == 201 and r.json()["summary"]["new_errors"] == 0, r.text
+    pid = r.json()["id"]
+    to_approved(env, pid)
+    assert env.client.post(f"/proposals/{pid}/apply", headers=env.headers["reviewer"],
+                           json={"base_version": 1}).status_code == 200
+    city = env.store.city()
+    assert [households(city, g) for g in (FROM, TO)] == [sizes[g]["households_after"] for g in (FROM, TO)]
+    assert {key(*f) for f in check(city, "national")[["code", "layer", "ids"]].itertuples(index=False)} <= \
+        {key(*f) for f in check(sample, "national")[["code", "layer", "ids"]].itertuples(index=False)}
+
+
+def test_drawn_areas_compose_into_one_draft(env, sample):
+    first = drawing(env, lonlat(strip(sample), sample)).json()
+    was_from = shapely.intersection(strip(sample), sample["grids"].set_index("code").geometry[FROM])
+    back = drawing(env, lonlat(was_from, sample), to=FROM, units=first["units"])
+    assert back.status_code == 200, back.text
+    sizes = {s["code"]: s for s in back.json()["sizes"]}
+    assert sizes[FROM]["households_after"] == sizes[FROM]["households_before"]  # all came back
+    assert {t["code"] for t in back.json()["taken"]} >= {TO}
+
+
+def test_a_drawn_area_is_clipped_to_the_parent_of_the_unit_that_takes_it(env, sample):
+    """Land outside the street, or (for a grid) outside its community, is clipped off and reported."""
+    x0, y0, x1, y1 = sample["streets"].total_bounds
+    far = shapely.box(x1 + 500, y0, x1 + 900, y0 + 400)
+    area = shapely.union(strip(sample), far)
+    d = drawing(env, lonlat(area, sample)).json()
+    assert d["clipped_m2"] >= far.area - 1 and d["summary"]["new_errors"] == 0
+    comms = sample["communities"].set_index("code").geometry
+    units = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in d["units"]["features"]],
+                          index=[f["id"] for f in d["units"]["features"]], crs=4326).to_crs(sample.crs)
+    assert units[TO].difference(comms["360102001009"]).area < 1
+    # reaching into the neighbouring communities: that part is clipped, their grids keep their lines
+    grids = sample["grids"].set_index("code")
+    d = drawing(env, lonlat(shapely.union(strip(sample), grids.geometry[TO].buffer(40)), sample)).json()
+    assert d["clipped_m2"] > 1000 and d["summary"]["new_errors"] == 0, d
+    now = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in d["units"]["features"]}
+    for f in street_units(env, level="grids")["features"]:
+        if grids.at[f["id"], "community_code"] != "360102001009":  # (a vertex may be added where the new line ends)
+            assert shapely.hausdorff_distance(shapely.geometry.shape(f["geometry"]), now[f["id"]]) < 1e-8, f["id"]
+
+
+def _far(g, s):
+    """A square east of every street."""
+    x0, y0, x1, y1 = s["streets"].total_bounds
+    return shapely.box(x1 + 500, y0, x1 + 900, y0 + 400)
+
+
+@pytest.mark.parametrize("area, to, words", [
+    (lambda g, s: g[FROM].buffer(1), TO, "would empty " + FROM),  # FROM would be left with nothing
+    (lambda g, s: g[FROM].representative_point().buffer(10), TO, "multipart"),  # TO in two pieces
+    (_far, TO, "outside"),
+    (lambda g, s: strip(s), "360102002001-01", "不是本街道"),  # a grid of another street
+    (lambda g, s: strip(s), "360102001009", "不是本街道"),  # a community, not a grid
+    (lambda g, s: strip(s).centroid.buffer(0.1), TO, "no area"),
+])
+def test_drawn_areas_that_break_the_coverage_are_refused(env, sample, area, to, words):
+    g = sample["grids"].set_index("code").geometry
+    msg = error(drawing(env, lonlat(area(g, sample), sample), to=to), 400)
+    assert words in msg and any("\u4e00" <= ch <= "\u9fff" for ch in msg)  # Chinese first, English after
+    assert env.store.version() == 1
+
+
+def test_drawing_needs_the_street_role_and_version(env, sample):
+    area = lonlat(strip(sample), sample)
+    assert "street" in error(drawing(env, area, who="staff2"), 403)
+    error(drawing(env, area, who="reviewer"), 403)
+    assert "version" in error(drawing(env, area, base_version=7), 409)
+    assert "Polygon" in error(drawing(env, {"type": "Point", "coordinates": [115.9, 28.7]}), 400)
+    assert drawing(env, area, who="planner").status_code == 200
+
+
+def test_communities_take_whole_grids(env, sample):
+    g = sample["grids"].set_index("code").geometry
+    d = drawing(env, lonlat(g[GRID].buffer(-5), sample), to=B, level="communities").json()
+    assert d["taken"] == [{"code": A, "area_m2": round(g[GRID].area, 1), "grid": GRID}]
+    assert set(d["summary"]["changed"]) == {A, B} and d["summary"]["new_errors"] == 0
+    assert "一半" in error(drawing(env, lonlat(g[GRID].centroid.buffer(30), sample), to=B, level="communities"), 400)
+    p = propose(env, d["units"]).json()
+    to_approved(env, p["id"])
+    env.client.post(f"/proposals/{p['id']}/apply", headers=env.headers["reviewer"], json={"base_version": 1})
+    assert env.store.city()["grids"].set_index("code").at[GRID, "community_code"] == B
+
+
+def test_a_preview_reviews_without_saving(env, sample):
+    units = street_units(env)["features"]
+    grid = sample["grids"].to_crs(4326).set_index("code").geometry[GRID]
+    gap = [dict(f, geometry=shapely.geometry.mapping(shapely.geometry.shape(f["geometry"]).difference(grid)))
+           if f["id"] == A else f for f in units]
+    body = {"street_code": STREET, "level": "communities", "base_version": 1, "units": fc(gap)}
+    r = env.client.post("/proposals/preview", json=body, headers=env.headers["staff"])
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert "gap" in p["summary"]["new_error_codes"] and p["units"]["features"][0]["id"] == gap[0]["id"]
+    assert "gap" in [f["code"] for f in p["findings"]["findings"] if f.get("new")]
+    assert {s["code"]: s["status"] for s in p["sizes"]}[A] == "changed"
+    assert env.client.get("/proposals", headers=env.headers["staff"]).json()["proposals"] == []
+    assert "street" in error(env.client.post("/proposals/preview", json={**body, "street_code": OTHER},
+                                             headers=env.headers["staff"]), 403)
 
 
 # ---- a server killed while it applies --------------------------------------------------------------
