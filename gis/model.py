@@ -46,10 +46,10 @@ SCHEMA: dict[str, dict[str, str]] = {
     "buildings": {"code": "str", "households": "int", "residents": "int", "floor_area_m2": "float",
                   "estate": "str", "grid_code": "str"},
     "facilities": {"code": "str", "name": "str", "kind": "str", "floor_area_m2": "float", "community_code": "str"},
-    # bridge / tunnel: any value but no/false/0/否 marks one; layer: OSM's level (0 the ground), see
-    # gis.coverage.network — roads on another level meet only at their ends
-    "roads": {"code": "str", "name": "str", "kind": "str", "bridge": "str", "tunnel": "str", "layer": "float"},
-    "barriers": {"code": "str", "name": "str", "kind": "str", "bridge": "str", "tunnel": "str", "layer": "float"},
+    # bridge / tunnel: any value but no/false/0/否 marks one; layer: OSM's level as text (0, or not a
+    # number: the ground). Roads on another level meet only at their ends (gis.coverage.network).
+    "roads": {"code": "str", "name": "str", "kind": "str", "bridge": "str", "tunnel": "str", "layer": "str"},
+    "barriers": {"code": "str", "name": "str", "kind": "str", "bridge": "str", "tunnel": "str", "layer": "str"},
 }
 
 #: Columns a layer must have (after mapping); parent codes are inferred when absent.
