@@ -1,7 +1,10 @@
 """Users, roles, passwords and access tokens.
 
-- Passwords are hashed with argon2id (``argon2-cffi``); only the hash is stored, never the password,
-  and neither is logged.
+- Passwords are hashed with argon2id (``argon2-cffi``) at the costs of the settings
+  (``WANGGE_PASSWORD_TIME_COST``, ``…_MEMORY_KIB``, ``…_PARALLELISM``: RFC 9106's low-memory profile);
+  only the hash is stored, never the password, and neither is logged. A hash keeps the costs it was
+  made with, so it verifies whatever the settings are now; at the next sign-in it is made again with
+  the current costs.
 - ``POST /auth/token`` (JSON ``{"username", "password"}``) answers a signed token (JWT, HS256) that
   expires after ``settings.token_minutes``; the key is ``settings.secret_key``, else one generated
   once and kept in the store (table ``config``), so every process on the same store accepts it.
@@ -18,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import asdict, dataclass
@@ -42,8 +46,6 @@ ALGORITHM = "HS256"
 USERNAME = re.compile(r"^[^\s/\\]{1,64}$")
 MIN_PASSWORD = 8
 
-_hasher = PasswordHasher()
-_DUMMY = _hasher.hash("not a password of anyone")
 
 
 @dataclass(frozen=True)
@@ -56,46 +58,77 @@ class User:
         return asdict(self)
 
 
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password`` (with its own random salt)."""
-    return _hasher.hash(password)
+def password_hasher(settings: Settings | None = None) -> PasswordHasher:
+    """The argon2id hasher with the costs of ``settings`` (default: those of the environment)."""
+    s = settings or Settings()
+    return _hasher(s.password_time_cost, s.password_memory_kib, s.password_parallelism)
+
+
+@functools.lru_cache(maxsize=8)
+def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+@functools.lru_cache(maxsize=8)
+def _dummy(hasher: PasswordHasher) -> str:
+    """A hash of no one's password, checked when the user name is unknown (the same work as a known one)."""
+    return hasher.hash("not a password of anyone")
+
+
+def hash_password(password: str, settings: Settings | None = None) -> str:
+    """An argon2id hash of ``password`` (with its own random salt) at the costs of ``settings``."""
+    return password_hasher(settings).hash(password)
 
 
 def password_matches(hashed: str, password: str) -> bool:
+    """Whether ``password`` is the one ``hashed`` was made from (at the costs written in the hash)."""
     try:
-        return _hasher.verify(hashed, password)
+        return PasswordHasher().verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 # ---- users in the store ----------------------------------------------------------------------------
 
-def add_user(store: Store, username: str, password: str, role: str, street_code: str | None = None) -> User:
+def add_user(store: Store, username: str, password: str, role: str, street_code: str | None = None, *,
+             settings: Settings | None = None) -> User:
     """Create a user (ConflictError if the name is taken; InvalidParameterError for a bad role,
     name, password or street)."""
     if not USERNAME.match(username or ""):
         raise InvalidParameterError("username: 1–64 characters, no spaces or slashes")
-    if role not in ROLES:
-        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidParameterError(f"password: at least {MIN_PASSWORD} characters")
-    if role == "street_staff":
-        if not street_code:
-            raise InvalidParameterError("a street_staff user needs a street_code")
-        try:
-            store.scope(street_code)
-        except NotFoundError as e:
-            raise InvalidParameterError(f"street_code: {e}") from None
-    elif street_code:
-        raise InvalidParameterError(f"only street_staff users have a street_code (role {role} is city-wide)")
-    row = {"username": username, "password_hash": hash_password(password), "role": role,
-           "street_code": street_code if role == "street_staff" else None, "created_at": datetime.now(timezone.utc)}
+    street_code = _checked_role(store, role, street_code)
+    _check_password(password)
+    row = {"username": username, "password_hash": hash_password(password, settings), "role": role,
+           "street_code": street_code, "created_at": datetime.now(timezone.utc)}
     try:
         with store._connect(write=True) as conn, conn.begin():
             conn.execute(sa.insert(users).values(**row))
     except sa.exc.IntegrityError:
         raise ConflictError(f"there is already a user {username!r}") from None
-    return User(username, role, row["street_code"])
+    return User(username, role, street_code)
+
+
+def _checked_role(store: Store, role: str, street_code: str | None) -> str | None:
+    """The street code a user of ``role`` keeps (None for the city-wide roles); InvalidParameterError
+    for an unknown role, a street_staff user without a known street, or a street for another role."""
+    if role not in ROLES:
+        raise InvalidParameterError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    if role != "street_staff":
+        if street_code:
+            raise InvalidParameterError(f"only street_staff users have a street_code (role {role} is city-wide)")
+        return None
+    if not street_code:
+        raise InvalidParameterError("a street_staff user needs a street_code")
+    try:
+        store.scope(street_code)
+    except NotFoundError as e:
+        raise InvalidParameterError(f"street_code: {e}") from None
+    return street_code
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidParameterError(f"password: at least {MIN_PASSWORD} characters")
 
 
 def get_user(store: Store, username: str) -> User | None:
@@ -115,17 +148,24 @@ def user_count(store: Store) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar())
 
 
-def authenticate(store: Store, username: str, password: str) -> User:
+def authenticate(store: Store, username: str, password: str, settings: Settings | None = None) -> User:
     """The user whose password this is; AuthenticationError otherwise (same answer, same work, whether
-    the name or the password is wrong)."""
+    the name or the password is wrong). A hash made at other costs than those of ``settings`` is
+    made again at these."""
+    hasher = password_hasher(settings)
     with store._connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
-    if not password_matches(row["password_hash"] if row else _DUMMY, password) or row is None:
+    if not password_matches(row["password_hash"] if row else _dummy(hasher), password) or row is None:
         raise AuthenticationError("wrong username or password")
+    if hasher.check_needs_rehash(row["password_hash"]):
+        with store._connect(write=True) as conn, conn.begin():
+            conn.execute(sa.update(users).where(users.c.username == username,
+                                                users.c.password_hash == row["password_hash"])
+                         .values(password_hash=hasher.hash(password)))
     return User(row["username"], row["role"], row["street_code"])
 
 
-def demo_users(store: Store, street_code: str | None) -> list[tuple[User, str]]:
+def demo_users(store: Store, street_code: str | None, settings: Settings | None = None) -> list[tuple[User, str]]:
     """One user per role with a random password (the street_staff one for ``street_code``), when
     the store has no users; [] otherwise."""
     if user_count(store):
@@ -136,8 +176,8 @@ def demo_users(store: Store, street_code: str | None) -> list[tuple[User, str]]:
             continue
         password = secrets.token_urlsafe(12)
         name = "staff" if role == "street_staff" else role
-        made.append((add_user(store, name, password, role, street_code if role == "street_staff" else None),
-                     password))
+        made.append((add_user(store, name, password, role, street_code if role == "street_staff" else None,
+                              settings=settings), password))
     return made
 
 
@@ -246,7 +286,7 @@ def router(settings: Settings) -> APIRouter:
     @api.post("/auth/token", summary="Sign in: a bearer token for the other endpoints")
     def token(request: Request, body: Credentials):
         store = request.app.state.store
-        user = authenticate(store, body.username, body.password)
+        user = authenticate(store, body.username, body.password, settings)
         return {"access_token": issue_token(user, request.app.state.signing_key, settings.token_minutes),
                 "token_type": "bearer", "expires_in": settings.token_minutes * 60, "user": user.json()}
 
@@ -256,7 +296,8 @@ def router(settings: Settings) -> APIRouter:
 
     @api.post("/users", status_code=201, summary="Create a user (admin)")
     def create_user(request: Request, body: NewUser, admin: User = Depends(role("admin"))):
-        return add_user(request.app.state.store, body.username, body.password, body.role, body.street_code).json()
+        return add_user(request.app.state.store, body.username, body.password, body.role, body.street_code,
+                        settings=settings).json()
 
     @api.get("/users", summary="All users (admin)")
     def all_users(request: Request, admin: User = Depends(role("admin"))):

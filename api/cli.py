@@ -26,9 +26,17 @@ def _fail(e: WanggeError) -> None:
 
 
 def _settings(db: Optional[str]):
+    """The settings (``WANGGE_*``), with ``--db`` if given; exit 2 with a message when they are bad."""
+    from pydantic import ValidationError
+
     from api.settings import Settings
 
-    return Settings(database_url=db) if db else Settings()
+    try:
+        return Settings(database_url=db) if db else Settings()
+    except ValidationError as e:
+        problems = "; ".join((f"WANGGE_{'_'.join(map(str, p['loc'])).upper()}: " if p["loc"] else "")
+                             + p["msg"].removeprefix("Value error, ") for p in e.errors())
+        _fail(WanggeError(f"bad settings: {problems}"))
 
 
 def load(
@@ -90,7 +98,7 @@ def serve(
             err.print(f"the store is empty: loading the sample city {escape(str(settings.sample))}", highlight=False)
             store.load(read_city(settings.sample), source=str(settings.sample))
         streets = store.features("streets", limit=1).frame if "streets" in store.layers() else None
-        made = demo_users(store, streets["code"].iloc[0] if streets is not None and len(streets) else None)
+        made = demo_users(store, streets["code"].iloc[0] if streets is not None and len(streets) else None, settings)
         app = create_app(settings, store=store)
     except WanggeError as e:
         _fail(e)
@@ -122,12 +130,16 @@ def users_add(
 
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(db)
     try:
-        user = add_user(Store(_settings(db).database_url), name, password, role, street)
+        user = add_user(Store(settings.database_url), name, password, role, street, settings=settings)
     except WanggeError as e:
         _fail(e)
-    street_text = f" for street {user.street_code}" if user.street_code else ""
-    err.print(f"added {escape(user.username)} ({user.role}{escape(street_text)})", highlight=False)
+    err.print(f"added {escape(user.username)} ({_describe(user)})", highlight=False)
+
+
+def _describe(user) -> str:
+    return user.role + (f" for street {escape(user.street_code)}" if user.street_code else "")
 
 
 @users_app.command("list")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import add_user
+from api.auth import add_user, authenticate, hash_password, password_matches
 from api.models import users
 from api.settings import Settings
 from api.store import Store
@@ -164,6 +164,30 @@ def test_admin_manages_users(env):
                        ({**new, "username": "x5", "role": "king"}, "role")]:
         assert words in error(env.client.post("/users", json=bad, headers=env.headers["admin"]), 400)
     assert error(env.client.get("/users", headers=env.headers["staff"]), 403)
+
+
+def test_hashes_of_other_costs_verify_and_are_remade_at_sign_in(env):
+    """The default costs (RFC 9106 low memory) against the tests' cheapest, and back."""
+    default = Settings(password_time_cost=3, password_memory_kib=65536, password_parallelism=4)
+    hashed = hash_password("long-password", default)
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and password_matches(hashed, "long-password")
+    add_user(env.store, "wu", "placeholder", "planner")
+    with env.store.engine.begin() as conn:
+        conn.execute(sa.update(users).where(users.c.username == "wu").values(password_hash=hashed))
+
+    def stored():
+        with env.store.engine.connect() as conn:
+            return conn.execute(sa.select(users.c.password_hash).where(users.c.username == "wu")).scalar()
+
+    env.login("wu", "long-password")  # the app has the tests' cheapest costs (tests/conftest.py)
+    assert stored().startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    other = Settings(password_time_cost=2, password_memory_kib=16, password_parallelism=2)
+    assert authenticate(env.store, "wu", "long-password", other).username == "wu"
+    assert stored().startswith("$argon2id$v=19$m=16,t=2,p=2$")
+    again = stored()
+    authenticate(env.store, "wu", "long-password", other)
+    assert stored() == again  # the same costs: left as it is
+    assert "wrong" in error(env.client.post("/auth/token", json={"username": "wu", "password": "wrong-password"}), 401)
 
 
 def _street_area(sample, street):

@@ -1,4 +1,4 @@
-"""``wangge load`` and ``wangge export`` on both backends; exit codes and messages."""
+"""``wangge load`` and ``wangge export`` on both backends, bad settings; exit codes and messages."""
 
 import pytest
 from typer.testing import CliRunner
@@ -40,3 +40,10 @@ def test_errors_exit_2_with_a_message(args, words, tmp_path, root, monkeypatch):
     r = runner.invoke(app, args)
     assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output and "secret" not in r.output
     assert not (tmp_path / "out.gpkg").exists()
+
+
+def test_bad_password_costs_exit_2_with_a_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANGGE_PASSWORD_PARALLELISM", "4")
+    monkeypatch.setenv("WANGGE_PASSWORD_MEMORY_KIB", "16")
+    r = runner.invoke(app, ["users", "list", "--db", f"sqlite:///{tmp_path / 's.sqlite'}"])
+    assert r.exit_code == 2 and "at least 8 per lane" in r.output and "Traceback" not in r.output
