@@ -10,7 +10,8 @@
   once and kept in the store (table ``config``), so every process on the same store accepts it.
 - Roles: ``street_staff`` (one street: sees and proposes only there), ``planner`` (city-wide;
   proposes), ``reviewer`` (approves, rejects, applies), ``admin`` (manages users; applies).
-- ``GET /auth/me``; ``POST /users`` and ``GET /users`` (admin).
+- ``GET /auth/me``; ``POST /users``, ``GET /users``, ``PATCH /users/{name}`` (role, street,
+  password) and ``DELETE /users/{name}`` (admin). The last admin cannot be removed or demoted.
 
 >>> hashed = hash_password("correct horse")
 >>> hashed.startswith("$argon2id$") and "correct horse" not in hashed
@@ -32,7 +33,7 @@ import jwt
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -129,6 +130,61 @@ def _checked_role(store: Store, role: str, street_code: str | None) -> str | Non
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise InvalidParameterError(f"password: at least {MIN_PASSWORD} characters")
+
+
+def update_user(store: Store, username: str, *, role: str | None = None, street_code: str | None = None,
+                password: str | None = None, settings: Settings | None = None) -> User:
+    """Change a user's role, street or password (what is given; a city-wide role drops the street).
+
+    NotFoundError for an unknown user; InvalidParameterError as for :func:`add_user`, or when nothing
+    is given; ConflictError when it would leave no admin.
+    """
+    if role is None and street_code is None and password is None:
+        raise InvalidParameterError("nothing to change: give a role, a street_code or a password")
+    user = get_user(store, username)
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    changes = {}
+    if role is not None or street_code is not None:
+        new_role = role or user.role
+        street = street_code if street_code is not None else user.street_code if new_role == "street_staff" else None
+        changes.update(role=new_role, street_code=_checked_role(store, new_role, street))
+    if password is not None:
+        _check_password(password)
+        changes["password_hash"] = hash_password(password, settings)
+    with store._connect(write=True) as conn, conn.begin():
+        user = _locked(store, conn, username)
+        if user.role == "admin" and changes.get("role", "admin") != "admin":
+            _keep_an_admin(conn, username)
+        conn.execute(sa.update(users).where(users.c.username == username).values(**changes))
+    return User(username, changes.get("role", user.role), changes.get("street_code", user.street_code))
+
+
+def delete_user(store: Store, username: str) -> None:
+    """Remove a user (their tokens stop working at once). NotFoundError for an unknown user;
+    ConflictError for the last admin. What they did stays in the proposals' history."""
+    with store._connect(write=True) as conn, conn.begin():
+        if _locked(store, conn, username).role == "admin":
+            _keep_an_admin(conn, username)
+        conn.execute(sa.delete(users).where(users.c.username == username))
+
+
+def _locked(store: Store, conn, username: str) -> User:
+    """The user ``username``, and on PostgreSQL the admins' rows locked until the transaction ends (so
+    that two admins removing each other cannot both succeed; SQLite has one writer at a time)."""
+    if store.postgis:
+        conn.execute(sa.select(users.c.username).where(users.c.role == "admin").with_for_update())
+    row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no user {username!r}")
+    return User(row["username"], row["role"], row["street_code"])
+
+
+def _keep_an_admin(conn, username: str) -> None:
+    others = conn.execute(sa.select(sa.func.count()).select_from(users)
+                          .where(users.c.role == "admin", users.c.username != username)).scalar()
+    if not others:
+        raise ConflictError(f"{username} is the only admin: make another user admin first")
 
 
 def get_user(store: Store, username: str) -> User | None:
@@ -280,6 +336,14 @@ class NewUser(BaseModel):
     street_code: str | None = Field(None, max_length=100)
 
 
+class UserChange(BaseModel):
+    """What to change (what is left out stays; a city-wide role drops the street)."""
+
+    role: Literal["street_staff", "planner", "reviewer", "admin"] | None = None
+    street_code: str | None = Field(None, max_length=100)
+    password: str | None = Field(None, max_length=1000)
+
+
 def router(settings: Settings) -> APIRouter:
     api = APIRouter(tags=["auth"])
 
@@ -302,5 +366,15 @@ def router(settings: Settings) -> APIRouter:
     @api.get("/users", summary="All users (admin)")
     def all_users(request: Request, admin: User = Depends(role("admin"))):
         return {"users": [u.json() for u in list_users(request.app.state.store)]}
+
+    @api.patch("/users/{username}", summary="Change a user's role, street or password (admin)")
+    def change_user(request: Request, username: str, body: UserChange, admin: User = Depends(role("admin"))):
+        return update_user(request.app.state.store, username, role=body.role, street_code=body.street_code,
+                           password=body.password, settings=settings).json()
+
+    @api.delete("/users/{username}", status_code=204, summary="Remove a user (admin)")
+    def remove_user(request: Request, username: str, admin: User = Depends(role("admin"))):
+        delete_user(request.app.state.store, username)
+        return Response(status_code=204)
 
     return api

@@ -1,5 +1,5 @@
 """CLI commands of the store and the service: ``wangge load``, ``wangge export``, ``wangge serve``,
-``wangge users add`` / ``wangge users list``.
+``wangge users add | list | update | password | delete``.
 
 Registered on the ``wangge`` app by ``gis/cli.py`` (``register(app)``). The store is the one
 ``--db`` or ``WANGGE_DATABASE_URL`` names, else the embedded SQLite default.
@@ -103,8 +103,8 @@ def serve(
     except WanggeError as e:
         _fail(e)
     if made:
-        err.print("no users yet: demo users (change them; wangge users add NAME --role R for real ones):",
-                  highlight=False)
+        err.print("no users yet: demo users (new passwords: wangge users password NAME; real users: "
+                  "wangge users add NAME --role R):", highlight=False)
         for user, password in made:
             street = f" street={user.street_code}" if user.street_code else ""
             err.print(f"  username={user.username} role={user.role}{street} password={password}", highlight=False,
@@ -153,6 +153,66 @@ def users_list(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)):
             typer.echo(f"{u.username}\t{u.role}\t{u.street_code or ''}")
     except WanggeError as e:
         _fail(e)
+
+
+@users_app.command("update")
+def users_update(
+    name: str = typer.Argument(..., help="User name."),
+    role: Optional[str] = typer.Option(None, "--role", help="New role: street_staff, planner, reviewer or admin "
+                                                            "(a city-wide role drops the street)."),
+    street: Optional[str] = typer.Option(None, "--street", help="New street code (street_staff users)."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+):
+    """Change a user's role or street (takes effect on their next request)."""
+    from api.auth import update_user
+    from api.store import Store
+
+    if role is None and street is None:
+        _fail(WanggeError("nothing to change: give --role and/or --street (a new password: wangge users password)"))
+    try:
+        user = update_user(Store(_settings(db).database_url), name, role=role, street_code=street)
+    except WanggeError as e:
+        _fail(e)
+    err.print(f"{escape(user.username)} is now {_describe(user)}", highlight=False)
+
+
+@users_app.command("password")
+def users_password(
+    name: str = typer.Argument(..., help="User name."),
+    password: Optional[str] = typer.Option(None, "--password", help="The new password (default: asked for, twice)."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+):
+    """Set a new password for a user (stored as an argon2 hash only)."""
+    from api.auth import get_user, update_user
+    from api.store import NotFoundError, Store
+
+    settings = _settings(db)
+    try:
+        store = Store(settings.database_url)
+        if get_user(store, name) is None:  # before asking for a password
+            raise NotFoundError(f"no user {name!r}")
+        if password is None:
+            password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+        update_user(store, name, password=password, settings=settings)
+    except WanggeError as e:
+        _fail(e)
+    err.print(f"new password set for {escape(name)}", highlight=False)
+
+
+@users_app.command("delete")
+def users_delete(
+    name: str = typer.Argument(..., help="User name."),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+):
+    """Remove a user (their tokens stop working at once; the proposals' history keeps their name)."""
+    from api.auth import delete_user
+    from api.store import Store
+
+    try:
+        delete_user(Store(_settings(db).database_url), name)
+    except WanggeError as e:
+        _fail(e)
+    err.print(f"deleted {escape(name)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -166,6 +166,51 @@ def test_admin_manages_users(env):
     assert error(env.client.get("/users", headers=env.headers["staff"]), 403)
 
 
+def test_admin_changes_and_removes_users(env):
+    c, admin = env.client, env.headers["admin"]
+    new = {"username": "zhou", "password": "zhou-password", "role": "street_staff", "street_code": STREET}
+    assert c.post("/users", json=new, headers=admin).status_code == 201
+    zhou = env.login("zhou", "zhou-password")
+    assert "admin" in error(c.patch("/users/zhou", json={"role": "planner"}, headers=env.headers["reviewer"]), 403)
+    assert "admin" in error(c.delete("/users/zhou", headers=zhou), 403)
+    # another street, then city-wide: the street goes; the token carries the new scope at once
+    r = c.patch("/users/zhou", json={"street_code": OTHER}, headers=admin)
+    assert r.status_code == 200 and r.json() == {"username": "zhou", "role": "street_staff", "street_code": OTHER}
+    assert c.get("/auth/me", headers=zhou).json()["street_code"] == OTHER
+    r = c.patch("/users/zhou", json={"role": "reviewer"}, headers=admin)
+    assert r.json() == {"username": "zhou", "role": "reviewer", "street_code": None}
+    assert c.get("/auth/me", headers=zhou).json() == r.json()
+    for bad, status, words in [({"role": "street_staff"}, 400, "needs a street_code"),
+                               ({"street_code": STREET}, 400, "only street_staff"),
+                               ({"role": "street_staff", "street_code": "999"}, 400, "no street"),
+                               ({"role": "king"}, 400, "role"), ({"password": "short"}, 400, "at least"),
+                               ({}, 400, "nothing to change")]:
+        assert words in error(c.patch("/users/zhou", json=bad, headers=admin), status), bad
+    assert c.get("/auth/me", headers=zhou).json()["role"] == "reviewer"  # the bad changes changed nothing
+    # a new password: the old one no longer signs in
+    assert c.patch("/users/zhou", json={"password": "another-password"}, headers=admin).status_code == 200
+    assert "wrong" in error(c.post("/auth/token", json={"username": "zhou", "password": "zhou-password"}), 401)
+    env.login("zhou", "another-password")
+    # removed: the token and the password stop working
+    assert c.delete("/users/zhou", headers=admin).status_code == 204
+    assert "no longer exists" in error(c.get("/auth/me", headers=zhou), 401)
+    assert "wrong" in error(c.post("/auth/token", json={"username": "zhou", "password": "another-password"}), 401)
+    assert "zhou" not in [u["username"] for u in c.get("/users", headers=admin).json()["users"]]
+    for r in (c.delete("/users/zhou", headers=admin), c.patch("/users/zhou", json={"role": "planner"}, headers=admin)):
+        assert "no user 'zhou'" in error(r, 404)
+
+
+def test_the_last_admin_stays(env):
+    c, admin = env.client, env.headers["admin"]
+    assert "only admin" in error(c.delete("/users/admin", headers=admin), 409)
+    assert "only admin" in error(c.patch("/users/admin", json={"role": "planner"}, headers=admin), 409)
+    assert c.get("/auth/me", headers=admin).json()["role"] == "admin"
+    assert c.post("/users", json={"username": "admin2", "password": "admin2-password", "role": "admin"},
+                  headers=admin).status_code == 201
+    assert c.patch("/users/admin2", json={"role": "planner"}, headers=admin).json()["role"] == "planner"
+    assert c.delete("/users/admin2", headers=admin).status_code == 204
+
+
 def test_hashes_of_other_costs_verify_and_are_remade_at_sign_in(env):
     """The default costs (RFC 9106 low memory) against the tests' cheapest, and back."""
     default = Settings(password_time_cost=3, password_memory_kib=65536, password_parallelism=4)
