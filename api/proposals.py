@@ -837,8 +837,7 @@ def router(settings: Settings) -> APIRouter:
     def preview(request: Request, body: Draft, user: User = Depends(role("street_staff", "planner"))):
         city, rules, units = draft(request, user, body)
         new, _ = proposed_city(city, body.street_code, body.level, units)
-        return _json({"level": body.level, "units": body.units,
-                      **review(city, new, body.street_code, body.level, rules, body.base_version)})
+        return _json({"level": body.level, **review(city, new, body.street_code, body.level, rules, body.base_version)})
 
     @api.post("/proposals/draw", summary="Give a drawn area to one unit: the new units and their review, not saved")
     def drawn(request: Request, body: Drawn, user: User = Depends(role("street_staff", "planner"))):
