@@ -9,7 +9,8 @@ R*Tree narrows spatial queries and shapely decides them). Both answer the same q
   or nothing) and appends a row to the history; its number is the new city version.
 - :meth:`Store.city` reads the stored city back as a ``City`` (``gis.io.write_city`` exports it).
 - :meth:`Store.features` pages through a layer, optionally the features intersecting a WGS84 bbox;
-  :meth:`Store.feature` finds one by code.
+  :meth:`Store.features_geojson` answers the same page as GeoJSON text (written by PostGIS, or all
+  at once by shapely on the embedded store); :meth:`Store.feature` finds one by code.
 
 Examples
 --------
@@ -110,6 +111,7 @@ class GeoJSONPage:
 
     @classmethod
     def of(cls, features: list[str], matched: int) -> GeoJSONPage:
+        """The page of these feature texts."""
         return cls(",".join(features), matched, len(features))
 
 

@@ -1,8 +1,9 @@
 """OGC API – Features (Part 1: Core, GeoJSON, OpenAPI 3) read endpoints over the stored city.
 
 ``/`` landing page, ``/conformance``, ``/collections``, ``/collections/{layer}``,
-``/collections/{layer}/items`` (GeoJSON in WGS84; ``bbox``, ``limit``, ``offset``; ``next`` links) and
-``/collections/{layer}/items/{code}``.
+``/collections/{layer}/items`` (GeoJSON in WGS84, coordinates to 9 decimals, about 0.1 mm; ``bbox``,
+``limit``, ``offset``; ``next`` links) and ``/collections/{layer}/items/{code}``. The features come
+from the store as JSON text and are joined into the answer, not parsed and dumped again.
 
 Reads need a token unless ``settings.public_read``; a street's staff see only their street (items
 of other streets are filtered out, one of another street is 404). ``?version=N`` reads the city as
@@ -162,7 +163,6 @@ def router(settings: Settings) -> APIRouter:
         if offset > 0:
             links.append({"href": str(url.include_query_params(offset=max(offset - limit, 0), limit=limit)),
                           "rel": "prev", "type": GEOJSON})
-        # the features are JSON text already (written by PostGIS, or all at once by shapely): joined, not parsed
         body = (f'{{"type":"FeatureCollection","features":[{page.features}],"numberMatched":{page.matched},'
                 f'"numberReturned":{page.returned},"links":{json.dumps(links, ensure_ascii=False)}}}')
         return Response(body.encode(), media_type=GEOJSON)
