@@ -7,6 +7,11 @@ applied (limited to the street), and a summary whose ``new_errors`` counts the e
 would add. Its life: ``draft`` → ``submitted`` → ``approved``/``rejected`` → ``applied``; applying
 writes every changed layer as one new city version, in one transaction, or nothing.
 
+The viewer's editor builds a draft with two requests that save nothing: ``/proposals/draw`` gives
+a drawn area to one unit (:func:`draw`: grids take the area, clipped to their community, buildings
+kept whole; communities take whole grids) and refuses a result that would add coverage findings;
+``/proposals/preview`` reviews units edited by hand (a dragged vertex).
+
 Applying a proposal to a city (:func:`proposed_city`): units whose code exists keep their other
 attributes, new codes take them from the old unit they overlap most; removed codes disappear; the
 units of the level below (grids of communities, buildings of grids) and facilities whose containing
