@@ -441,3 +441,25 @@ def test_merge_follows_facilities(cities):
     now = dict(zip(new["facilities"]["code"], new["facilities"]["community_code"]))
     homes = facility_homes(new)
     assert all(now[f] == homes[f] != small for f in theirs)  # they name the community they now lie in
+
+
+def test_fixed_units_that_cut_the_street_in_pieces(cities):
+    """Seed 1: fixing 360102002002 (with the work-unit communities) leaves the rest of street
+    360102002000 in pieces; each piece is redrawn with its own units' count."""
+    from gis.simulate.atoms import components
+
+    city, _ = cities[1]
+    street, pin = "360102002000", "360102002002"
+    plan = redraw(city, street, fixed=[pin])
+    a = atoms(city, "communities", parent=street, exclude=plan.summary["fixed"])
+    pieces = components(len(a), a.i, a.j)
+    assert pieces.max() > 0  # the premise: the rest is in more than one piece
+    assert "per piece" in plan.summary["k_rule"]
+    new, _ = assert_sound(city, plan)
+    assert new["communities"].set_index("code").geometry[pin].equals(
+        city["communities"].set_index("code").geometry[pin])
+    now = new["grids"].set_index("code")["community_code"]
+    for c in range(pieces.max() + 1):  # no unit spans two pieces, and each piece keeps its count
+        grids = a.frame["code"][pieces == c]
+        assert now[grids].nunique() == a.frame["unit"][pieces == c].nunique()
+        assert not set(now[grids]) & set(now[a.frame["code"][pieces != c]])

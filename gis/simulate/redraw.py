@@ -37,9 +37,10 @@ draws partitions steered towards the current lines, which are relabelled and pol
 
 Candidates are ranked by total size violation, households moved and mean Polsby–Popper (area and
 perimeter from the atoms: perimeter = Σ atom perimeters − 2 × shared edges inside the part); the
-draws are seeded, so plans are reproducible. Nothing loops unboundedly: ``TRIES`` (or ``tries``)
-draws of ``k - 1`` cuts each (at most 8 trees per cut), local-search passes that each move at least
-one block (at most 50). When ``k`` is the current number of units the summary also gives
+draws are seeded, so plans are reproducible. Nothing loops unboundedly: ``TRIES`` draws (when none
+meets the bounds, more up to ``MORE_TRIES``, stopping at the first that does; or exactly ``tries``)
+of ``k - 1`` cuts each (at most 8 trees per cut), local-search passes that each move at least one
+block (at most 50). When ``k`` is the current number of units the summary also gives
 ``households_moved_lower_bound``, what any partition within the bounds must move (max of the
 current units' total excess over the maximum and total shortfall under the minimum), so a planner
 sees how far the plan can be from the fewest possible.
@@ -76,8 +77,10 @@ from gis.simulate.plan import Plan
 
 #: Up to this many blocks, rebalance's greedy search from the current lines is one more start.
 REBALANCE_BLOCKS = 400
-#: Tree partitions drawn when no start (the current lines, polished) meets the bounds.
+#: Tree partitions drawn when no start (the current lines, polished) meets the bounds; when none of
+#: those does either, up to MORE_TRIES in all, stopping at the first that does.
 TRIES = 24
+MORE_TRIES = 300
 
 
 def redraw(city: City, parent: str, *, level: str = "communities", k: int | None = None,
@@ -127,14 +130,24 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     extra = {"k": k, "k_rule": k_rule, "bounds": {"measure": m, "min": lo, "max": hi}, "seed": seed,
              "fixed": keep}
     bi, bj, blen = _block_edges(ctx)
-    if components(nb, bi, bj).max() > 0:
-        causes.append(f"{who} 除固定的单位（{', '.join(keep)}）外，其余{LABELS[a.child]}不连通：请分片重划或少固定几个单位"
-                      if keep else f"{who} 的{LABELS[a.child]}本身不连通，先修复再重划")
+    piece = components(nb, bi, bj)
+    if piece.max() > 0 and not keep:
+        causes.append(f"{who} 的{LABELS[a.child]}本身不连通，先修复再重划")
         return ctx.plan("redraw", ctx.label0.copy(), causes, {**extra, "trees": 0}, scope="all")
 
     graph = block_graph(ctx)
-    best = search(ctx, graph, k, lo, hi, tries=tries, seed=seed)
-    part, stats = best["part"], best
+    if piece.max() > 0:  # fixed units cut the rest in pieces: each is redrawn with its own units' count
+        ks = [default_k(len(np.unique(old_b[piece == c])), wb[piece == c].sum(), lo, hi, int((piece == c).sum()))
+              for c in range(piece.max() + 1)]
+        if k_rule == "given" and sum(ks) != k:
+            causes.append(f"{who} 除固定的单位（{', '.join(keep)}）外分成 {len(ks)} 片，各片按现有单位数重划，"
+                          f"共 {sum(ks)} 个而非 {k} 个")
+        k = sum(ks)
+        extra.update({"k": k, "k_rule": f"per piece between the fixed units: {ks}"})
+        stats = search_pieces(ctx, graph, piece, ks, lo, hi, tries=tries, seed=seed)
+    else:
+        stats = search(ctx, graph, k, lo, hi, tries=tries, seed=seed)
+    part = stats["part"]
     extra.update({"partitions_tried": stats["tried"], "trees": stats["trees"], "polished_blocks": stats["polished"],
                   "households_moved_lower_bound": stats["moved_lower_bound"],
                   "facility_blocks_displaced": stats["displaced"]})
@@ -204,16 +217,42 @@ def block_graph(ctx: _Context) -> "BlockGraph":
     return BlockGraph(bi, bj, blen, np.bincount(ctx.block, ctx.w, nb), old_b, len(ctx.codes), area_b, perim_b, anchor)
 
 
-def search(ctx: _Context, graph: "BlockGraph", k, lo, hi, *, tries=None, seed=0) -> dict:
+def search(ctx: _Context, graph: "BlockGraph", k, lo, hi, *, tries=None, seed=0, starts_only=False):
     """``graph.best`` with the current lines after rebalance's greedy moves as one more start
-    (when ``k`` is their number, each is connected and there are at most ``REBALANCE_BLOCKS`` blocks)."""
+    (when ``k`` is their number, each is connected and there are at most ``REBALANCE_BLOCKS`` blocks);
+    ``starts_only``: those starts alone (block labels)."""
     n_old, starts = len(ctx.label0_codes), []
     if k == n_old and graph.n <= REBALANCE_BLOCKS and graph.each_connected(graph.old):
         moved_label, _ = _greedy_moves(ctx, ctx.label0.copy(), np.array(ctx.lo), np.array(ctx.hi), 500)
         start = np.empty(graph.n, np.int64)
         start[ctx.block] = moved_label
         starts.append(start)
-    return graph.best(k, lo, hi, tries=tries, seed=seed, starts=starts)
+    return starts if starts_only else graph.best(k, lo, hi, tries=tries, seed=seed, starts=starts)
+
+
+def search_pieces(ctx: _Context, graph: "BlockGraph", piece, ks, lo, hi, *, tries=None, seed=0) -> dict:
+    """``search`` on each connected piece of ``graph`` (``piece``: component per block) into
+    ``ks[c]`` parts, combined: parts numbered piece by piece, matches mapped back to the units."""
+    starts = search(ctx, graph, graph.n_old, lo, hi, tries=0, seed=seed, starts_only=True)
+    part = np.empty(graph.n, np.int64)
+    match, out, offset = [], {"violation": 0.0, "moved": 0.0, "tried": 0, "trees": 0, "polished": 0,
+                              "displaced": 0, "moved_lower_bound": 0.0}, 0
+    pp = 0.0
+    for c, kc in enumerate(ks):
+        nodes = np.flatnonzero(piece == c)
+        sub, units = graph.subgraph(nodes)
+        mine = [np.unique(x[nodes], return_inverse=True)[1] for x in starts]
+        r = sub.best(kc, lo, hi, tries=tries, seed=seed + c, starts=[x for x in mine if x.max() + 1 == kc])
+        part[nodes] = r["part"] + offset
+        match += [int(units[x]) if x >= 0 else -1 for x in r["match"]]
+        for key in ("violation", "moved", "tried", "trees", "polished", "displaced"):
+            out[key] += r[key]
+        lb = r["moved_lower_bound"]
+        out["moved_lower_bound"] = None if lb is None or out["moved_lower_bound"] is None \
+            else out["moved_lower_bound"] + lb
+        pp += r["pp"] * kc
+        offset += kc
+    return {**out, "part": part, "match": np.array(match), "pp": pp / max(offset, 1)}
 
 
 def redraw_graph(ctx: _Context):
@@ -350,6 +389,15 @@ class BlockGraph:
         keep = mask[self.ei] & mask[self.ej]
         return components(len(idx), pos[self.ei[keep]], pos[self.ej[keep]]).max() == 0
 
+    def subgraph(self, nodes) -> tuple["BlockGraph", np.ndarray]:
+        """The graph on ``nodes`` (its current units renumbered) and the units' indices here."""
+        pos = np.full(self.n, -1)
+        pos[nodes] = np.arange(len(nodes))
+        keep = (pos[self.ei] >= 0) & (pos[self.ej] >= 0)
+        units, old = np.unique(self.old[nodes], return_inverse=True)
+        return BlockGraph(pos[self.ei[keep]], pos[self.ej[keep]], self.elen[keep], self.w[nodes], old, len(units),
+                          self.area[nodes], self.perim[nodes], self.anchor[nodes]), units
+
     def each_connected(self, part) -> bool:
         """Whether every label of ``part`` makes one connected piece (one components pass)."""
         same = part[self.ei] == part[self.ej]
@@ -433,7 +481,7 @@ class BlockGraph:
         −compactness) among the polished
         ``starts`` (and the current lines when they make ``k`` connected units) and ``tries``
         polished tree partitions; ``tries=None`` draws ``TRIES`` only when no start polishes into
-        the bounds."""
+        the bounds, and up to ``MORE_TRIES`` when none of those does either."""
         rng = np.random.default_rng(seed)
         if k <= 1:
             part = np.zeros(self.n, np.int64)
@@ -444,10 +492,13 @@ class BlockGraph:
         if k == self.n_old and self.each_connected(self.old):
             starts.append(self.old.copy())  # the current lines themselves, repaired by local search
         best, tried, t = None, 0, 0
+        auto, hunting = tries is None, False
         while True:
-            if t == len(starts) and tries is None:
+            if auto and t == len(starts):
                 tries = 0 if best is not None and best[0][0] == 0 else TRIES
-            if t >= len(starts) + (tries or 0):
+            if auto and not hunting and tries and t == len(starts) + tries and best[0][0] > 0:
+                tries, hunting = MORE_TRIES, True  # none within bounds yet: keep drawing until one is
+            if t >= len(starts) + (tries or 0) or hunting and best[0][0] == 0:
                 break
             part = starts[t] if t < len(starts) else self.cut(k, lo, hi, rng, biased=t % 4 != 3)
             t += 1
