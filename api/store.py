@@ -39,6 +39,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from api import mvt
 from api.models import HISTORY, LAYERS, TABLES, versions
 from gis.errors import InputError, WanggeError
 from gis.model import SCHEMA, City
@@ -542,7 +543,8 @@ class Store:
         ``residents``) the layer has; feature id: the stored ``fid``. ``b""`` when no feature is in it.
 
         PostGIS builds it (``ST_AsMVT``, ``ST_AsMVTGeom``, ``ST_TileEnvelope``; the GiST index finds
-        the candidates); the embedded store finds them with the R*Tree and encodes in Python.
+        the candidates); the embedded store finds them with the R*Tree and encodes them with numpy
+        (:mod:`api.mvt`).
         """
         check_tile(z, x, y)
         env = tile_envelope(z, x, y)
@@ -564,7 +566,8 @@ class Store:
             search = _search_bounds(near, cur["crs"])
             if self.postgis:
                 return self._tile_postgis(conn, layer, props, (z, x, y), search, int(cur["srid"]), codes, area)
-            cols = [t.c.fid, *(t.c[c] for c in props), *([t.c[codes[0]]] if codes else []), t.c.geom]
+            cols = [t.c.fid, *(t.c[c] for c in props), *([t.c[codes[0]]] if codes else []),
+                    sa.type_coerce(t.c.geom, sa.LargeBinary).label("geom")]  # WKB, decoded in bulk below
             query = sa.select(*cols)
             if search is not None:
                 minx, miny, maxx, maxy = search
@@ -577,7 +580,7 @@ class Store:
             rows = conn.execute(query.order_by(t.c.fid)).all()
         if not rows:
             return b""
-        geoms = np.array([r[-1] for r in rows], dtype=object)
+        geoms = shapely.from_wkb(np.array([r[-1] for r in rows], dtype=object))
         keep = ~shapely.is_missing(geoms)
         if codes is not None:
             keep &= np.array([r[-2] in codes[1] for r in rows], bool)
@@ -593,8 +596,11 @@ class Store:
             return b""
         size = env[2] - env[0]
         margin = size * TILE_BUFFER / TILE_EXTENT
-        clipped = shapely.intersection(web[hit], shapely.box(env[0] - margin, env[1] - margin,
-                                                             env[2] + margin, env[3] + margin))
+        frame = shapely.box(env[0] - margin, env[1] - margin, env[2] + margin, env[3] + margin)
+        shapely.prepare(frame)
+        clipped = web[hit]
+        cut = ~shapely.contains_properly(frame, clipped)  # only features crossing the frame are clipped
+        clipped[cut] = shapely.intersection(clipped[cut], frame)
         # to tile coordinates (y up: the encoder flips it), snapped to the grid; features that collapse
         # there (lines and polygons smaller than a tile unit) are left out, as ST_AsMVTGeom does
         origin = np.array([env[0], env[1]])
@@ -604,17 +610,9 @@ class Store:
                          np.where(np.isin(kind, (1, 5)), shapely.length(snapped) > 0, shapely.area(snapped) > 0))
         solid &= ~shapely.is_empty(snapped)
         snapped = shapely.orient_polygons(snapped, exterior_cw=True)  # clockwise on screen (y down), as MVT wants
-        features = []
-        for i, g in zip(idx[hit][solid], snapped[solid]):
-            row = rows[i]
-            properties = {c: row[1 + k] for k, c in enumerate(props) if row[1 + k] is not None}
-            features.append({"geometry": g, "properties": properties, "id": int(row[0])})
-        if not features:
-            return b""
-        import mapbox_vector_tile
-
-        return mapbox_vector_tile.encode([{"name": layer, "features": features}],
-                                         default_options={"extents": TILE_EXTENT, "check_winding_order": False})
+        chosen = idx[hit][solid]
+        return mvt.encode(layer, snapped[solid], [rows[i][0] for i in chosen],
+                          {c: [rows[i][1 + k] for i in chosen] for k, c in enumerate(props)}, TILE_EXTENT)
 
     def _tile_postgis(self, conn, layer, props, zxy, search, srid, codes, area) -> bytes:
         where, params = _postgis_filters(layer, srid, [] if area is None else [area], codes)
