@@ -207,7 +207,7 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     comm_code = np.where(owner >= 0, names[np.minimum(np.maximum(owner, 0), len(names) - 1)], "")
 
     geoms = b.geometry.values
-    rows, tables, dist, node_dist, sites = [], [], {}, {}, []
+    rows, uncovered, tables, dist, node_dist, sites = [], [], [], {}, {}, []
     for k, r in radius.items():
         mine = np.flatnonzero(kind == k)
         nodes = walk.node_distance(net, f_att.take(mine), r)
@@ -220,12 +220,14 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
                                     "covered_residents": res * ok, "uncovered_buildings": (~ok & (hh > 0))}))
         rule = next(x for x in rules.facilities if k in x.kinds and x.walk_minutes is not None) \
             if minutes is None else None
-        for i in np.flatnonzero(~ok & (hh > 0)):
-            rows.append({"code": "uncovered", "layer": "buildings", "ids": [codes[i]], "parent": comm_code[i] or None,
-                         "value": None, "limit": r, "rule": rule.rule if rule else f"{minutes}分钟步行",
-                         "source": rule.source if rule else rules.walking_source,
-                         "message": f"建筑 {codes[i]}（{hh[i]:,.0f} 户）步行 {r:,.0f} m 内无{label(k)}",
-                         "geometry": geoms[i]})
+        out = np.flatnonzero(~ok & (hh > 0))
+        uncovered.append(pd.DataFrame({
+            "code": "uncovered", "layer": "buildings", "ids": [[c] for c in codes[out]],
+            "parent": np.where(comm_code[out] != "", comm_code[out], None), "value": np.nan, "limit": r,
+            "rule": rule.rule if rule else f"{minutes}分钟步行",
+            "source": rule.source if rule else rules.walking_source,
+            "message": [f"建筑 {c}（{h:,.0f} 户）步行 {r:,.0f} m 内无{label(k)}" for c, h in zip(codes[out], hh[out])],
+            "geometry": geoms[out]}))
         if site:
             chosen, gains, cand = suggest(net, b_att, hh, f_att.take(mine), r, site, exact=exact)
             if chosen:
@@ -250,7 +252,7 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
         if level in city:
             rows += standards.shortfalls(rules, city.metric(level), fac, b, level, parent)
 
-    found = fnd.findings(rows, crs=crs)
+    found = fnd.concat([fnd.findings(f, crs=crs) for f in uncovered] + [fnd.findings(rows, crs=crs)], crs=crs)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
         columns=["community", "kind", "radius_m", "buildings", "households", "covered_households", "residents",
                  "covered_residents", "uncovered_buildings"])
