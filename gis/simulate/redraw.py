@@ -35,9 +35,12 @@ draws partitions steered towards the current lines, which are relabelled and pol
    search inside the part, stopping once the block's neighbours there are joined), until none
    applies.
 
-Candidates are ranked by total size violation, households moved and mean Polsby–Popper (area and
-perimeter from the atoms: perimeter = Σ atom perimeters − 2 × shared edges inside the part); the
-draws are seeded, so plans are reproducible. Nothing loops unboundedly: ``TRIES`` draws (when none
+Candidates are ranked by total size violation, blocks holding a unit's facilities that left it (the
+local search never moves such a block except back home), households moved and mean Polsby–Popper
+(area and perimeter from the atoms: perimeter = Σ atom perimeters − 2 × shared edges inside the
+part); the draws are seeded, so plans are reproducible. Fixed units and work-unit communities are
+left out of the atoms; when they cut the rest in pieces, each piece is redrawn by itself with its own
+units' count. Nothing loops unboundedly: ``TRIES`` draws (when none
 meets the bounds, more up to ``MORE_TRIES``, stopping at the first that does; or exactly ``tries``)
 of ``k - 1`` cuts each (at most 8 trees per cut), local-search passes that each move at least one
 block (at most 50). When ``k`` is the current number of units the summary also gives
