@@ -10,7 +10,9 @@ writes every changed layer as one new city version, in one transaction, or nothi
 The viewer's editor builds a draft with two requests that save nothing: ``/proposals/draw`` gives
 a drawn area to one unit (:func:`draw`: grids take the area, clipped to their community, buildings
 kept whole; communities take whole grids) and refuses a result that would add coverage findings;
-``/proposals/preview`` reviews units edited by hand (a dragged vertex).
+``/proposals/preview`` reviews units edited by hand (a dragged vertex). An estate (小区) is reassigned
+to a neighbouring grid through ``/proposals/draw`` too: the server makes its land the area
+(:func:`estate_area`).
 
 Applying a proposal to a city (:func:`proposed_city`): units whose code exists keep their other
 attributes, new codes take them from the old unit they overlap most; removed codes disappear; the
@@ -335,6 +337,11 @@ PIECE_M2 = 1e-3
 #: buildings in it (人无遗漏). Size findings are shown, not refused: an edit may be one of several.
 COVERAGE_CODES = frozenset({"invalid_geometry", "overlap", "sliver", "gap", "outside_parent", "unmatched_edges",
                             "multipart", "unassigned_building", "multi_assigned_building"})
+#: An estate's land: the convex hull of its buildings, buffered by this (m).
+ESTATE_M = 5.0
+#: An estate this close to the grid that takes it (m: about a road's width) takes the land between
+#: them too; one farther away is refused (draw the area instead).
+ESTATE_REACH_M = 30.0
 
 
 def read_area(geometry: Any, city: City) -> shapely.Geometry:
@@ -347,6 +354,53 @@ def read_area(geometry: Any, city: City) -> shapely.Geometry:
     if area.area <= OUTSIDE_TOLERANCE_M2:
         raise ProposalError("画出的范围面积为零 (the drawn area has no area)")
     return area
+
+
+def estate_area(city: City, units: gpd.GeoDataFrame, estate: str, grid: str, to: str
+                ) -> tuple[shapely.Geometry, list[str]]:
+    """The land of ``estate`` (小区) in grid ``grid`` of the draft ``units`` (city CRS), as an area
+    (metric CRS) for :func:`draw` to give to grid ``to``: the convex hull of the estate's buildings in
+    that grid, buffered by ESTATE_M, with the land between it and ``to`` (up to ESTATE_REACH_M away,
+    along the line the two grids share), within ``grid`` and without the other buildings; and the codes
+    of the buildings of other estates that go with it (they overlap its buildings: not to be parted)."""
+    codes = units["code"].tolist()
+    for c in (grid, to):
+        if c not in codes:
+            raise ProposalError(f"{c!r} 不是本街道的网格 ({c!r} is not one of the street's grids)")
+    if grid == to:
+        raise ProposalError(f"小区已在 {to} 内 (the estate is in {to} already)")
+    if "buildings" not in city or "estate" not in city["buildings"]:
+        raise ProposalError("城市没有带小区名的建筑 (the stored city has no buildings with estates)")
+    metric = city.metric_crs
+    g = units.set_index("code").to_crs(metric).geometry
+    b = city["buildings"].to_crs(metric)
+    b = b[_containing(units.to_crs(metric), b.geometry.values) == grid]
+    ours = (b["estate"] == estate).to_numpy().copy()
+    if not ours.any():
+        raise ProposalError(f"网格 {grid} 内没有小区 {estate} 的建筑 (grid {grid} has no building of estate "
+                            f"{estate!r})")
+    own, geoms = ours.copy(), np.asarray(b.geometry.values, dtype=object)
+    tree = shapely.STRtree(geoms)
+    while True:  # with the buildings overlapping them, transitively: those cannot be parted (人无遗漏)
+        i, j = tree.query(geoms[ours], predicate="intersects")
+        j = j[shapely.area(shapely.intersection(geoms[ours][i], geoms[j])) > PIECE_M2]
+        if ours[j].all():
+            break
+        ours[j] = True
+    hull = shapely.convex_hull(shapely.union_all(geoms[own])).buffer(ESTATE_M)
+    land = shapely.union_all(np.r_[[hull], shapely.buffer(geoms[ours & ~own], ESTATE_M)])
+    shared = shapely.intersection(g[grid].boundary, g[to].boundary)
+    near = shapely.intersection(shared, land.buffer(ESTATE_REACH_M - ESTATE_M))
+    if shapely.length(near) <= DRAW_SNAP_M:
+        gap = round(float(shapely.distance(land, g[to])) + ESTATE_M)
+        raise ProposalError(f"小区 {estate} 与网格 {to} 不相邻（相距约 {gap} 米），请改用画范围 "
+                            f"(estate {estate!r} does not border grid {to}: about {gap} m away; draw the area instead)")
+    area = shapely.intersection(shapely.union(land, shapely.convex_hull(shapely.union(hull, near))), g[grid])
+    others = geoms[~ours]
+    others = others[shapely.intersects(others, area)]
+    if len(others):
+        area = shapely.difference(area, shapely.union_all(others))
+    return polygonal(np.array([area]))[0], b.loc[ours & (b["estate"] != estate).to_numpy(), "code"].tolist()
 
 
 def _label(units: gpd.GeoDataFrame, i: int, level: str) -> str:
@@ -773,7 +827,9 @@ class Draft(BaseModel):
 
 class Drawn(Draft):
     units: dict | None = None  # the draft so far; none: the stored units
-    area: dict
+    area: dict | None = None  # the drawn area; none: the land of ``estate`` in ``grid``
+    estate: str | None = Field(None, min_length=1, max_length=200)
+    grid: str | None = Field(None, min_length=1, max_length=100)
     to: str = Field(min_length=1, max_length=100)
 
 
@@ -848,7 +904,17 @@ def router(settings: Settings) -> APIRouter:
     def drawn(request: Request, body: Drawn, user: User = Depends(role("street_staff", "planner"))):
         city, rules, units = draft(request, user, body)
         street, level, ruleset = body.street_code, body.level, load_rules(rules)
-        new_units, info = draw(city, street, level, units, read_area(body.area, city), body.to)
+        if (body.area is None) == (body.estate is None or body.grid is None):
+            raise ProposalError("需要画出的范围，或小区名和它所在的网格 (give either area, or estate and grid)")
+        if body.area is not None:
+            area = read_area(body.area, city)
+        elif level != "grids":
+            raise ProposalError("小区在网格之间划转 (estates move between grids: level must be grids)")
+        else:
+            area, along = estate_area(city, units, body.estate, body.grid, body.to)
+        new_units, info = draw(city, street, level, units, area, body.to)
+        if body.area is None:
+            info["estate"] = {"name": body.estate, "grid": body.grid, "with": along}
         before = street_findings(proposed_city(city, street, level, units)[0], street, ruleset)["findings"]
         new, _ = proposed_city(city, street, level, new_units)
         found = street_findings(new, street, ruleset)

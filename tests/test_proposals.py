@@ -431,6 +431,41 @@ def test_drawing_needs_the_street_role_and_version(env, sample):
     assert drawing(env, area, who="planner").status_code == 200
 
 
+def test_an_estate_moves_whole_to_the_neighbouring_grid(env, sample):
+    """划转小区: the land of an estate's buildings in one grid (made by the server) goes to the grid
+    next to it: all of its buildings and households, no other building, none split, nothing new found."""
+    b = sample["buildings"]
+    ours = b[(b["grid_code"] == FROM) & (b["estate"] == "明珠家园")]
+    r = drawing(env, None, estate="明珠家园", grid=FROM)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    # B003628 (天赐新村) overlaps one of the estate's buildings, and two others overlap it: they go with
+    # the estate (overlapping buildings are not parted)
+    assert d["estate"] == {"name": "明珠家园", "grid": FROM, "with": ["B003614", "B003626", "B003628"]}
+    assert [t["code"] for t in d["taken"]] == [FROM]
+    ours = b[(b["grid_code"] == FROM) & ((b["estate"] == "明珠家园") | b["code"].isin(d["estate"]["with"]))]
+    sizes = {s["code"]: s for s in d["sizes"]}
+    hh = int(ours["households"].sum())
+    assert sizes[FROM]["households_before"] - sizes[FROM]["households_after"] == hh > 0
+    assert sizes[TO]["households_after"] - sizes[TO]["households_before"] == hh
+    assert d["summary"]["new_errors"] == 0 and not [f for f in d["findings"]["findings"] if f.get("new")]
+    units = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in d["units"]["features"]}
+    new = gpd.GeoSeries(list(units.values()), index=list(units), crs=4326).to_crs(sample.crs)
+    near = b[b.intersects(shapely.union(new[FROM], new[TO]))]
+    for code, geom, estate, was in near[["code", "geometry", "estate", "grid_code"]].itertuples(index=False):
+        inside = [c for c, g in new.items() if shapely.area(shapely.intersection(geom, g)) > 1]
+        assert inside == [TO if code in set(ours["code"]) else was], (code, estate)  # whole, only these
+    # the estate's buildings of the draft so far; one too far from the receiving grid: a clear 400
+    back = drawing(env, None, estate="明珠家园", grid=TO, to=FROM, units=d["units"])
+    assert back.status_code == 200 and {s["code"]: s["households_after"] for s in back.json()["sizes"]}[FROM] == \
+        sizes[FROM]["households_before"], back.text
+    msg = error(drawing(env, None, estate="明珠苑", grid=FROM), 400)
+    assert "不相邻" in msg and "does not border" in msg
+    assert "没有小区" in error(drawing(env, None, estate="明珠家园", grid=TO, to=FROM), 400)
+    assert "either area" in error(drawing(env, lonlat(strip(sample), sample), estate="明珠家园", grid=FROM), 400)
+    assert env.store.version() == 1
+
+
 def test_communities_take_whole_grids(env, sample):
     g = sample["grids"].set_index("code").geometry
     d = drawing(env, lonlat(g[GRID].buffer(-5), sample), to=B, level="communities").json()

@@ -386,3 +386,32 @@ def test_staff_drag_a_shared_vertex(server, page, accounts):
     for code in codes:
         xy_now = shapely.get_coordinates(grids[code])
         assert np.hypot(*(xy_now - to).T).min() < 1 and np.hypot(*(xy_now - xy).T).min() > 1
+
+
+def test_staff_reassign_an_estate_to_the_neighbouring_grid(server, page, accounts):
+    """划转小区: street staff click a building; its estate's buildings in that grid are highlighted;
+    they pick the neighbouring grid and see the estate's households move in the side panel."""
+    grid, estate, to = "360102001005-07", "万科家园", "360102001005-08"
+    _, city = stored(server)
+    b = city["buildings"]
+    ours = b[(b["grid_code"] == grid) & (b["estate"] == estate)].to_crs(4326)
+    log_in(page, server, "staff", "街道工作人员-口令2026")
+    page.click("#tool-estate")
+    fit(page, shapely.union_all(ours.geometry.values))
+    biggest = ours.geometry.iloc[int(np.argmax(ours.to_crs(city.crs).area.values))].representative_point()
+    page.mouse.click(*on_map(page, biggest.x, biggest.y))
+    page.wait_for_selector("#estate-form:not([hidden])", timeout=30_000)
+    assert f"小区 {estate}（{len(ours)} 栋，现属 {grid}）" in page.inner_text("#estate-name")
+    assert page.evaluate("edit.estate.layer.getLayers().length") == len(ours)
+    page.select_option("#estate-to", to)
+    page.screenshot(path=SHOTS / "10-estate-picked.png")
+    page.click("#estate-move")
+    page.wait_for_selector("#draft-review:not([hidden])", timeout=60_000)
+    page.screenshot(path=SHOTS / "11-estate-sizes.png")
+    rows = review_rows(page)
+    along = page.evaluate("edit.review.estate.with")  # buildings overlapping the estate's go with it
+    hh = int(ours["households"].sum() + b.loc[b["code"].isin(along), "households"].sum())
+    assert rows[grid][0] - rows[grid][1] == rows[to][1] - rows[to][0] == hh > 0
+    assert page.inner_text("#draft-summary").startswith("新增错误 0")
+    assert f"划转小区 {estate}" in page.inner_text("#draft-moves")
+    assert page.outside == [] and page.errors == []

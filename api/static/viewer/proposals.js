@@ -1,6 +1,6 @@
 // Boundary-redraw proposals in the viewer. Street staff and planners edit a draft — the street's
 // grids or communities — by drawing an area for one unit, dragging a vertex shared by neighbouring
-// units, or (communities) moving a grid; the server computes and checks every edit (POST
+// units, reassigning an estate (小区) to a neighbouring grid, or (communities) moving a grid; the server computes and checks every edit (POST
 // proposals/draw, proposals/preview) and answers the draft's sizes before/after and its findings,
 // shown here before anything is saved. A saved draft is submitted; reviewers approve or reject, and
 // an approved proposal is applied in one transaction. Uses city, map, send, getJSON, say, text and
@@ -11,15 +11,18 @@ const STATES = { draft: "草稿", submitted: "已提交", approved: "已批准",
 const LABEL = { communities: "社区", grids: "网格" };
 const HINTS = {
   grids: "画范围：点击地图放置顶点，双击或点“完成”结束，所画范围划入选定网格（限于该网格所属社区）。" +
-    "拖动顶点：拖动相邻网格共用的顶点或边中点，共用它的网格一起改变。",
+    "拖动顶点：拖动相邻网格共用的顶点或边中点，共用它的网格一起改变。" +
+    "划转小区：点击一栋建筑，它所在小区在本网格内的建筑整体划入选定的相邻网格。",
   communities: "社区边界沿网格线调整：点击网格选择划入的社区，或画范围（盖住一半以上的网格整体划入）。",
   drawing: "依次点击范围的顶点，双击或点“完成”结束。",
+  estate: "点击一栋建筑：它所在小区在本网格内的建筑将一起划转。",
 };
+const ESTATE_STYLE = { color: "#d62728", weight: 2, fillColor: "#d62728", fillOpacity: 0.6, interactive: false };
 const DRAFT_STYLE = { color: "#ff7f0e", weight: 3, dashArray: "6 4", fill: false };
 // the draft: the street's units of one level as the server last checked them, with what was done
 const edit = {
   street: null, level: "grids", base: null, units: null, review: null, notes: [], undo: [],
-  tool: null, drawing: [], sketch: null, layer: null, handles: null, grid: null,
+  tool: null, drawing: [], sketch: null, layer: null, handles: null, grid: null, estate: null,
 };
 
 const key = (c) => `${c[0]},${c[1]}`;
@@ -51,6 +54,7 @@ function startDraft() {
   edit.notes = [];
   edit.undo = [];
   document.getElementById("tool-vertex").disabled = edit.level !== "grids";
+  document.getElementById("tool-estate").disabled = edit.level !== "grids";
   document.getElementById("edit-hint").textContent = HINTS[edit.level];
   render();
 }
@@ -115,13 +119,14 @@ function draftBody() {
   return { street_code: edit.street, level: edit.level, base_version: edit.base, units: edit.units };
 }
 
-async function drawInto(area, to, note) {  // the server gives the area to unit ``to`` and checks the result
+async function drawInto(area, to, note) {  // the server gives the area (or {estate, grid}) to ``to`` and checks it
   say("正在计算…");
   try {
-    const result = await send("POST", "proposals/draw", { ...draftBody(), area, to });
+    const result = await send("POST", "proposals/draw", { ...draftBody(), ...(area.estate ? area : { area }), to });
     const taken = result.taken.map((t) => t.grid || t.code).join("、");
     commit(result.units, result, `${note}：${taken} → ${to}`);
-    say(`已划入 ${to}（未保存）`);
+    const along = result.estate && result.estate.with.length ? `；与其重叠的其他小区建筑 ${result.estate.with.length} 栋一起划转` : "";
+    say(`已划入 ${to}（未保存${along}）`);
   } catch (e) {
     say(`未采用：${e.message}`, true);
   }
@@ -148,11 +153,14 @@ function stopTools() {
   edit.sketch = null;
   if (edit.handles) map.removeLayer(edit.handles);
   edit.handles = null;
+  if (edit.estate) map.removeLayer(edit.estate.layer);
+  edit.estate = null;
+  document.getElementById("estate-form").hidden = true;
   map.doubleClickZoom.enable();
   map.getContainer().classList.remove("drawing");
   document.getElementById("draw-form").hidden = true;
   document.getElementById("edit-form").hidden = true;
-  for (const id of ["tool-draw", "tool-vertex"]) document.getElementById(id).classList.remove("active");
+  for (const id of ["tool-draw", "tool-vertex", "tool-estate"]) document.getElementById(id).classList.remove("active");
 }
 
 function startDrawing() {
@@ -263,6 +271,54 @@ function vertexTool() {
   showHandles();
 }
 
+// ---- reassigning an estate (小区) to a neighbouring grid ----------------------------------------------------
+
+function estateTool() {
+  const was = edit.tool;
+  stopTools();
+  if (was === "estate") return;
+  edit.tool = "estate";
+  document.getElementById("tool-estate").classList.add("active");
+  document.getElementById("edit-hint").textContent = HINTS.estate;
+}
+
+function unitAt(feature) {  // the draft unit holding a point on the feature's surface
+  const inside = turf.pointOnFeature(feature);
+  return edit.units.features.find((f) => turf.booleanPointInPolygon(inside, f));
+}
+
+function pickEstate(event) {  // the clicked building's estate in its grid, highlighted; the receivers listed
+  if (edit.tool !== "estate" || !city.layers.buildings) return;
+  const at = [event.latlng.lng, event.latlng.lat];
+  const all = city.layers.buildings.toGeoJSON().features.filter((b) => b.geometry && b.geometry.type !== "Point");
+  const hit = all.find((b) => turf.booleanPointInPolygon(at, b));
+  if (!hit || !hit.properties.estate) {
+    say(hit ? "这栋建筑没有小区名" : "请点击一栋建筑", true);
+    return;
+  }
+  const grid = unitAt(hit);
+  if (!grid) return;
+  const name = hit.properties.estate;
+  const members = all.filter((b) => b.properties.estate === name && unitAt(b) === grid);
+  if (edit.estate) map.removeLayer(edit.estate.layer);
+  edit.estate = { name, grid: grid.properties.code, count: members.length,
+    layer: L.geoJSON({ type: "FeatureCollection", features: members }, { style: () => ESTATE_STYLE }).addTo(map) };
+  const community = (code) => (city.units.grids.features.find((g) => g.id === code) || { properties: {} }).properties.community_code;
+  const near = edit.units.features.filter((f) => f !== grid && community(f.properties.code) === community(grid.properties.code) &&
+    turf.booleanIntersects(f, grid));
+  document.getElementById("estate-to").replaceChildren(...near.map((f) => new Option(unitName(f), f.properties.code)));
+  document.getElementById("estate-name").textContent = `小区 ${name}（${members.length} 栋，现属 ${grid.properties.code}）`;
+  document.getElementById("estate-form").hidden = false;
+}
+
+function moveEstate() {
+  const { name, grid } = edit.estate;
+  const to = document.getElementById("estate-to").value;
+  stopTools();
+  document.getElementById("edit-hint").textContent = HINTS[edit.level];
+  return drawInto({ estate: name, grid }, to, `划转小区 ${name}`);
+}
+
 // ---- moving a whole grid to another community -----------------------------------------------------------
 
 function pickGrid(feature) {
@@ -369,11 +425,15 @@ window.startProposals = async function () {
     window.onGrids = (layer) => layer.on("click", (event) => pickGrid(event.layer.feature));
     window.onGrids(city.layers.grids);
     map.on("click", addVertex);
+    map.on("click", pickEstate);
     map.on("dblclick", finishDrawing);
     document.getElementById("edit-street").onchange = startDraft;
     document.getElementById("edit-level").onchange = startDraft;
     document.getElementById("tool-draw").onclick = startDrawing;
     document.getElementById("tool-vertex").onclick = vertexTool;
+    document.getElementById("tool-estate").onclick = estateTool;
+    document.getElementById("estate-move").onclick = moveEstate;
+    document.getElementById("estate-cancel").onclick = () => { stopTools(); document.getElementById("edit-hint").textContent = HINTS[edit.level]; };
     document.getElementById("draw-finish").onclick = finishDrawing;
     document.getElementById("draw-cancel").onclick = () => { stopTools(); document.getElementById("edit-hint").textContent = HINTS[edit.level]; };
     document.getElementById("draft-undo").onclick = undo;
