@@ -8,6 +8,9 @@
 - ``POST /auth/token`` (JSON ``{"username", "password"}``) answers a signed token (JWT, HS256) that
   expires after ``settings.token_minutes``; the key is ``settings.secret_key``, else one generated
   once and kept in the store (table ``config``), so every process on the same store accepts it.
+  A token carries the user's ``token_generation`` (claim ``gen``), which a password change raises:
+  the tokens issued before the change are refused (401, sign in again), those issued after work. A
+  role or street change needs no new token: every request reads the user's current role and street.
 - Roles: ``street_staff`` (one street: sees and proposes only there), ``planner`` (city-wide;
   proposes), ``reviewer`` (approves, rejects, applies), ``admin`` (manages users; applies).
 - ``GET /auth/me``; ``POST /users``, ``GET /users``, ``PATCH /users/{name}`` (role, street,
@@ -25,7 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
@@ -54,9 +57,16 @@ class User:
     username: str
     role: str
     street_code: str | None = None
+    #: the ``token_generation`` of the user's row: how many times the password was changed
+    generation: int = field(default=0, compare=False)
 
     def json(self) -> dict:
-        return asdict(self)
+        return {"username": self.username, "role": self.role, "street_code": self.street_code}
+
+    @classmethod
+    def of_row(cls, row) -> User:
+        """The user of a row of ``users`` (as a mapping)."""
+        return cls(row["username"], row["role"], row["street_code"], row["token_generation"])
 
 
 def password_hasher(settings: Settings | None = None) -> PasswordHasher:
@@ -135,6 +145,7 @@ def _check_password(password: str) -> None:
 def update_user(store: Store, username: str, *, role: str | None = None, street_code: str | None = None,
                 password: str | None = None, settings: Settings | None = None) -> User:
     """Change a user's role, street or password (what is given; a city-wide role drops the street).
+    A new password raises the user's ``token_generation``: the tokens issued before it are refused.
 
     NotFoundError for an unknown user; InvalidParameterError as for :func:`add_user`, or when nothing
     is given; ConflictError when it would leave no admin.
@@ -152,12 +163,13 @@ def update_user(store: Store, username: str, *, role: str | None = None, street_
     if password is not None:
         _check_password(password)
         changes["password_hash"] = hash_password(password, settings)
+        changes["token_generation"] = users.c.token_generation + 1
     with store._connect(write=True) as conn, conn.begin():
         user = _locked(store, conn, username)
         if user.role == "admin" and changes.get("role", "admin") != "admin":
             _keep_an_admin(conn, username)
         conn.execute(sa.update(users).where(users.c.username == username).values(**changes))
-    return User(username, changes.get("role", user.role), changes.get("street_code", user.street_code))
+        return _read_user(conn, username)
 
 
 def delete_user(store: Store, username: str) -> None:
@@ -174,10 +186,10 @@ def _locked(store: Store, conn, username: str) -> User:
     that two admins removing each other cannot both succeed; SQLite has one writer at a time)."""
     if store.postgis:
         conn.execute(sa.select(users.c.username).where(users.c.role == "admin").with_for_update())
-    row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
-    if row is None:
+    user = _read_user(conn, username)
+    if user is None:
         raise NotFoundError(f"no user {username!r}")
-    return User(row["username"], row["role"], row["street_code"])
+    return user
 
 
 def _keep_an_admin(conn, username: str) -> None:
@@ -189,14 +201,18 @@ def _keep_an_admin(conn, username: str) -> None:
 
 def get_user(store: Store, username: str) -> User | None:
     with store._connect() as conn:
-        row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
-    return User(row["username"], row["role"], row["street_code"]) if row else None
+        return _read_user(conn, username)
+
+
+def _read_user(conn, username: str) -> User | None:
+    row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
+    return User.of_row(row) if row else None
 
 
 def list_users(store: Store) -> list[User]:
     with store._connect() as conn:
         rows = conn.execute(sa.select(users).order_by(users.c.username)).mappings().all()
-    return [User(r["username"], r["role"], r["street_code"]) for r in rows]
+    return [User.of_row(r) for r in rows]
 
 
 def user_count(store: Store) -> int:
@@ -218,7 +234,7 @@ def authenticate(store: Store, username: str, password: str, settings: Settings 
             conn.execute(sa.update(users).where(users.c.username == username,
                                                 users.c.password_hash == row["password_hash"])
                          .values(password_hash=hasher.hash(password)))
-    return User(row["username"], row["role"], row["street_code"])
+    return User.of_row(row)
 
 
 def demo_users(store: Store, street_code: str | None, settings: Settings | None = None) -> list[tuple[User, str]]:
@@ -257,13 +273,17 @@ def signing_key(store: Store, settings: Settings) -> str:
 
 
 def issue_token(user: User, key: str, minutes: int) -> str:
+    """A token for ``user``, valid ``minutes`` and until their password changes (claim ``gen``)."""
     now = datetime.now(timezone.utc)
     return jwt.encode({"sub": user.username, "role": user.role, "street": user.street_code,
-                       "iat": now, "exp": now + timedelta(minutes=minutes)}, key, algorithm=ALGORITHM)
+                       "gen": user.generation, "iat": now, "exp": now + timedelta(minutes=minutes)},
+                      key, algorithm=ALGORITHM)
 
 
 def user_of_token(store: Store, key: str, token: str) -> User:
-    """The user a valid token names (their current role and street); AuthenticationError otherwise."""
+    """The user a valid token names (their current role and street); AuthenticationError otherwise,
+    also when their password changed after the token was issued (its ``gen`` is not theirs now; a
+    token without one was issued before generations were counted, at generation 0)."""
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:
@@ -273,6 +293,9 @@ def user_of_token(store: Store, key: str, token: str) -> User:
     user = get_user(store, str(claims["sub"]))
     if user is None:
         raise AuthenticationError("the token's user no longer exists")
+    if claims.get("gen", 0) != user.generation:
+        raise AuthenticationError("the password was changed after this token was issued: "
+                                  "sign in again (POST /auth/token)")
     return user
 
 

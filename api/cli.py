@@ -182,7 +182,7 @@ def users_password(
     password: Optional[str] = typer.Option(None, "--password", help="The new password (default: asked for, twice)."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ):
-    """Set a new password for a user (stored as an argon2 hash only)."""
+    """Set a new password for a user (stored as an argon2 hash only); their earlier tokens stop working."""
     from api.auth import get_user, update_user
     from api.store import NotFoundError, Store
 

@@ -128,7 +128,8 @@ versions = sa.Table(
     sa.Column("street_code", sa.Text),  # the street an applied proposal changed (None: the whole city)
 )
 
-#: Who may use the service: ``role`` is street_staff (with ``street_code``), planner, reviewer or admin.
+#: Who may use the service: ``role`` is street_staff (with ``street_code``), planner, reviewer or admin;
+#: ``token_generation`` counts the password changes (the tokens of an earlier one are refused).
 users = sa.Table(
     "users", metadata,
     sa.Column("username", sa.Text, primary_key=True),
@@ -136,6 +137,7 @@ users = sa.Table(
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("street_code", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("token_generation", sa.Integer, nullable=False, server_default="0"),
 )
 
 #: Values the service generates once and keeps (the token signing secret when none is configured).

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import add_user, authenticate, hash_password, password_matches
+from api.auth import add_user, authenticate, hash_password, issue_token, password_matches, update_user, user_of_token
+from api.errors import AuthenticationError
 from api.models import users
 from api.settings import Settings
 from api.store import Store
@@ -198,6 +199,73 @@ def test_admin_changes_and_removes_users(env):
     assert "zhou" not in [u["username"] for u in c.get("/users", headers=admin).json()["users"]]
     for r in (c.delete("/users/zhou", headers=admin), c.patch("/users/zhou", json={"role": "planner"}, headers=admin)):
         assert "no user 'zhou'" in error(r, 404)
+
+
+CHANGED = "the password was changed after this token was issued: sign in again"
+
+
+def test_a_new_password_ends_the_tokens_issued_before_it(env):
+    c, admin = env.client, env.headers["admin"]
+    new = {"username": "sun", "password": "sun-password", "role": "street_staff", "street_code": STREET}
+    assert c.post("/users", json=new, headers=admin).status_code == 201
+    laptop, phone = env.login("sun", "sun-password"), env.login("sun", "sun-password")
+    assert c.patch("/users/sun", json={"street_code": OTHER}, headers=admin).status_code == 200
+    assert c.get("/auth/me", headers=laptop).json()["street_code"] == OTHER  # a new street: the token stays
+    assert c.patch("/users/sun", json={"password": "sun-new-password"}, headers=admin).status_code == 200
+    for old in (laptop, phone):  # every session of before the change, on any endpoint
+        assert CHANGED in error(c.get("/auth/me", headers=old), 401)
+        assert CHANGED in error(c.get("/collections/grids/items", headers=old), 401)
+    after, other_session = env.login("sun", "sun-new-password"), env.login("sun", "sun-new-password")
+    for h in (after, other_session):
+        assert c.get("/auth/me", headers=h).json() == {"username": "sun", "role": "street_staff",
+                                                       "street_code": OTHER}
+    assert c.patch("/users/sun", json={"role": "planner"}, headers=admin).status_code == 200
+    assert c.get("/auth/me", headers=after).json()["role"] == "planner"  # a role change keeps the tokens
+    # the store's functions: the generation counts the password changes
+    key = c.app.state.signing_key
+    token = issue_token(authenticate(env.store, "sun", "sun-new-password"), key, 5)
+    assert update_user(env.store, "sun", password="sun-third-password").generation == 2
+    with pytest.raises(AuthenticationError, match=CHANGED):
+        user_of_token(env.store, key, token)
+    assert user_of_token(env.store, key, issue_token(authenticate(env.store, "sun", "sun-third-password"), key, 5)
+                         ).username == "sun"
+    assert c.get("/auth/me", headers=env.headers["planner"]).status_code == 200  # others' tokens stay
+    assert c.delete("/users/sun", headers=admin).status_code == 204
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgis"])
+def test_users_of_before_generations_keep_their_tokens_until_a_new_password(kind, tmp_path):
+    """A store at revision 0003 gains ``token_generation`` 0 for its users; tokens without ``gen`` (issued
+    before it) are of generation 0."""
+    from alembic import command
+    from alembic.config import Config
+
+    from api.store import MIGRATIONS
+
+    url, ctx = open_store(kind, tmp_path)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            conn.execute(sa.text("insert into users (username, password_hash, role, created_at) "
+                                 "values ('qian', :h, 'planner', :t)"),
+                         {"h": hash_password("qian-password"), "t": datetime.now(timezone.utc)})
+        engine.dispose()
+        store = Store(url)  # migrates to the newest revision
+        assert authenticate(store, "qian", "qian-password").generation == 0
+        now = datetime.now(timezone.utc)
+        old = jwt.encode({"sub": "qian", "iat": now, "exp": now + timedelta(hours=1)}, "k" * 32, algorithm="HS256")
+        assert user_of_token(store, "k" * 32, old).username == "qian"
+        update_user(store, "qian", password="qian-new-password")
+        with pytest.raises(AuthenticationError, match=CHANGED):
+            user_of_token(store, "k" * 32, old)
+        store.close()
+    finally:
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
 
 
 def test_the_last_admin_stays(env):

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from api.auth import authenticate, list_users
+from api.auth import authenticate, issue_token, list_users, user_of_token
 from api.errors import AuthenticationError
 from api.store import Store
 from gis import read_city
@@ -61,12 +61,17 @@ def test_users_are_added_changed_and_deleted(url, root):  # noqa: F811
     assert r.exit_code == 0 and f"li is now street_staff for street {other}" in r.output
     r = users("update", "li", "--role", "planner")
     assert r.exit_code == 0 and "li is now planner" in r.output and "street" not in r.output
+    store = Store(url)
+    before = issue_token(authenticate(store, "li", "li-password"), "k" * 32, 5)
     r = users("password", "li", "--password", "new-li-password")
     assert r.exit_code == 0 and "new-li-password" not in r.output
-    store = Store(url)
     assert authenticate(store, "li", "new-li-password").role == "planner"
     with pytest.raises(AuthenticationError):
         authenticate(store, "li", "li-password")
+    with pytest.raises(AuthenticationError, match="password was changed after this token was issued"):
+        user_of_token(store, "k" * 32, before)
+    after = issue_token(authenticate(store, "li", "new-li-password"), "k" * 32, 5)
+    assert user_of_token(store, "k" * 32, after).username == "li"
     assert users("password", "li", input="prompted-password\nprompted-password\n").exit_code == 0
     assert authenticate(store, "li", "prompted-password").username == "li"
     assert users("list").output.splitlines() == ["boss\tadmin\t", "li\tplanner\t"]
