@@ -29,9 +29,12 @@ POINT, LINESTRING, POLYGON = 1, 2, 3
 
 def encode(name: str, geoms, ids, properties: dict, extent: int = 4096) -> bytes:
     """One layer ``name`` of features: ``geoms`` in tile coordinates (0..``extent``, y up — flipped
-    here, as ``mapbox_vector_tile`` does), polygons already oriented (exterior clockwise, y up);
-    ``ids`` unsigned integers; ``properties`` column → values (None: no tag). Features whose geometry
-    has nothing left to draw (fewer than two distinct points) are left out. ``b""`` when none is."""
+    here, as ``mapbox_vector_tile`` does), rounded to whole units here; polygons are turned here
+    (exterior clockwise, holes counter-clockwise, y up: clockwise on screen once flipped, as the
+    spec wants); ``ids`` unsigned integers; ``properties`` column → values (None: no tag). What has
+    nothing left to draw at whole units — a line or ring of fewer than two distinct points, a ring
+    with no area (and a polygon whose exterior has none, with its holes) — is left out, and so is a
+    feature with nothing left. ``b""`` when none is."""
     geoms = np.asarray(geoms, dtype=object)
     kind = shapely.get_type_id(geoms)
     gtype = np.select([np.isin(kind, (0, 4)), np.isin(kind, (1, 5))], [POINT, LINESTRING], POLYGON)
@@ -92,7 +95,8 @@ def _values(uniq) -> bytes:
     whole numbers in bulk, anything else one by one."""
     if not len(uniq):
         return b""
-    if all(isinstance(v, str) for v in uniq):
+    kind = pd.api.types.infer_dtype(uniq, skipna=False)
+    if kind == "string":
         enc = [v.encode() for v in uniq]
         sl = np.fromiter(map(len, enc), np.int64, len(enc))
         sb, sn = _varints(sl.astype(np.uint64))
@@ -102,7 +106,7 @@ def _values(uniq) -> bytes:
         one = np.ones(m, np.int64)
         return _interleave([(np.full(m, 0x22, np.uint8), one), (ib, inn), (np.full(m, 0x0A, np.uint8), one),
                             (sb, sn), (np.frombuffer(b"".join(enc), np.uint8), sl)]).tobytes()
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0 for v in uniq):
+    if kind == "integer" and min(uniq) >= 0:
         vb, vn = _varints(np.asarray(uniq, dtype=np.uint64))
         m = len(uniq)
         one = np.ones(m, np.int64)
@@ -143,6 +147,9 @@ def _commands(geoms, gtype, extent) -> tuple[np.ndarray, np.ndarray]:
     n = np.bincount(ri, minlength=len(rings))
     point = point_ring(gtype, pf, rp)
     ok = point | (n >= 2)
+    if poly.any():
+        xy, ring_ok = _oriented(xy, ri, n, poly, first)
+        ok &= ring_ok
     # a polygon whose exterior has nothing to draw goes with its holes
     ok &= ~poly | ok[np.maximum.accumulate(np.where(first, np.arange(len(rings)), 0))]
     sel = ok[ri]
@@ -181,6 +188,26 @@ def _commands(geoms, gtype, extent) -> tuple[np.ndarray, np.ndarray]:
     close = poly[live]
     out[off[close] + size[close] - 1] = 1 << 3 | CLOSE_PATH
     return out, owner
+
+
+def _oriented(xy, ri, n, poly, first) -> tuple[np.ndarray, np.ndarray]:
+    """Polygon rings (points ``xy`` of ring ``ri``, ``n`` a ring, closing point left out) turned so that
+    exteriors (``first`` of their polygon) are clockwise and holes counter-clockwise (y up); and which
+    rings keep an area at the tile's resolution (twice the signed area, by the shoelace formula in
+    whole tile units: exact). Collapsed rings are left out, as ``ST_AsMVTGeom`` does."""
+    start = np.cumsum(n) - n
+    at = np.arange(len(xy))
+    nxt = at + 1
+    ends = start[n > 0] + n[n > 0] - 1
+    nxt[ends] = start[n > 0]
+    cross = xy[:, 0] * xy[nxt, 1] - xy[nxt, 0] * xy[:, 1]
+    cs = np.r_[0, np.cumsum(cross)]
+    area2 = cs[start + n] - cs[start]
+    flip = poly & np.where(first, area2 > 0, area2 < 0)
+    if flip.any():  # p0, p(n-1), …, p1: the same ring the other way round, from the same point
+        rank = at - start[ri]
+        xy = xy[np.where(flip[ri], start[ri] + (n[ri] - rank) % np.maximum(n[ri], 1), at)]
+    return xy, ~poly | (area2 != 0)
 
 
 def point_ring(gtype, pf, rp) -> np.ndarray:

@@ -61,16 +61,31 @@ def test_same_tile_as_mapbox_vector_tile(seed):
         assert a == b
 
 
-def test_degenerate_features_as_mapbox_vector_tile_and_empty_is_empty():
-    flat = Polygon([(10, 10), (20, 10), (10, 10)])  # two distinct points: drawn, as mapbox_vector_tile does
+def test_degenerate_features_left_out_and_empty_is_empty():
+    flat = Polygon([(10, 10), (20, 10), (10, 10)])  # no area at whole units: left out, as ST_AsMVTGeom does
     line = LineString([(5, 5), (5, 5)])  # one point: nothing to draw
     repeated = LineString([(0, 0), (0, 0), (9, 9), (9, 9), (3, 4)])
-    geoms = [flat, line, box(0, 0, 10, 10), repeated]
-    props = {"code": ["a", "b", "c", "d"]}
-    ours = mapbox_vector_tile.decode(encode("roads", geoms, [1, 2, 3, 4], props))["roads"]["features"]
-    assert ours == mapbox_vector_tile.decode(theirs("roads", geoms, [1, 2, 3, 4], props))["roads"]["features"]
-    assert [f["id"] for f in ours] == [1, 3, 4]
-    assert encode("roads", [line], [1], {"code": ["a"]}) == b""
+    sliver = Polygon([(0, 0), (50, 0.2), (100, 0.4), (0, 0)])  # rounds onto one line
+    holed = Polygon(box(0, 0, 30, 30).exterior, [[(5, 5), (5.2, 5), (5, 5.2)]])  # the hole collapses, not the polygon
+    geoms = [flat, line, box(0, 0, 10, 10), repeated, sliver, holed]
+    props = {"code": list("abcdef")}
+    ours = mapbox_vector_tile.decode(encode("roads", geoms, range(1, 7), props))["roads"]["features"]
+    kept = shapely.orient_polygons([box(0, 0, 10, 10), repeated, box(0, 0, 30, 30)], exterior_cw=True)
+    assert ours == mapbox_vector_tile.decode(theirs("roads", kept, [3, 4, 6], {"code": list("cdf")}))["roads"]["features"]
+    assert encode("roads", [line, flat], [1, 2], {"code": ["a", "b"]}) == b""
+
+
+def test_polygons_are_turned_as_the_spec_wants():
+    """Rings given either way round give the tile of the same rings oriented (exterior clockwise on
+    screen, holes counter-clockwise), for polygons and multipolygons with holes."""
+    rng = np.random.default_rng(7)
+    oriented = [g for g in random_geoms(rng, 200) if g.geom_type.endswith("Polygon")]
+    turned = [shapely.orient_polygons(g, exterior_cw=bool(i % 2 == 0)) for i, g in enumerate(oriented)]
+    turned = [shapely.reverse(g) if i % 3 == 0 else g for i, g in enumerate(turned)]
+    ids, props = range(len(oriented)), {"code": [str(i) for i in range(len(oriented))]}
+    assert encode("g", turned, ids, props) == encode("g", oriented, ids, props)
+    assert mapbox_vector_tile.decode(encode("g", turned, ids, props)) == \
+        mapbox_vector_tile.decode(theirs("g", oriented, ids, props))
 
 
 def test_negative_and_boolean_values():
