@@ -52,6 +52,7 @@ from api.store import ConflictError, NotFoundError, StaleError, Store
 from gis.findings import key, to_json
 from gis.check.level import polygonal
 from gis.model import LABELS, LEVELS, PARENT, SCHEMA, City
+from gis.noding import node_neighbours
 from gis.rules import available, load_rules
 from gis.simulate.partition import unit_bounds
 
@@ -522,8 +523,9 @@ def draw(city: City, street: str, level: str, units: gpd.GeoDataFrame, area, to:
 
 def _node(geoms: np.ndarray, before: np.ndarray, changed: list[int]) -> list[int]:
     """Make the ``changed`` units meet every unit vertex for vertex (``geoms`` changed in place): a
-    vertex within NODE_M of one of the level's vertices ``before`` becomes it, and a new vertex is
-    added to every unit whose line passes through it. The units changed, now."""
+    vertex within NODE_M of one of the level's vertices ``before`` becomes it (the WGS84 round
+    trip's noise), and a new vertex is added to every unit whose line passes through it
+    (:func:`gis.noding.node_neighbours`). The units changed, now."""
     old = _vertices(before[shapely.STRtree(before).query(shapely.envelope(shapely.union_all(geoms[changed])))])
     xy = _vertices(geoms[changed])
     near = shapely.STRtree(shapely.points(old)).nearest(shapely.points(xy))
@@ -536,8 +538,10 @@ def _node(geoms: np.ndarray, before: np.ndarray, changed: list[int]) -> list[int
         _, meet = shapely.STRtree(shapely.boundary(geoms)).query(shapely.points(fresh), predicate="dwithin",
                                                                  distance=NODE_M)
         changed = sorted(set(changed) | set(meet.tolist()))
-    geoms[changed] = shapely.remove_repeated_points(shapely.snap(
-        shapely.remove_repeated_points(geoms[changed], NODE_M), shapely.multipoints(np.r_[old, fresh]), NODE_M))
+    # the changed units' noise snaps onto the stored vertices, and the ends of the new lines go into
+    # the units they meet: both are noding onto old ∪ fresh at NODE_M
+    geoms[changed] = shapely.remove_repeated_points(node_neighbours(
+        shapely.points(np.r_[old, fresh]), shapely.remove_repeated_points(geoms[changed], NODE_M), NODE_M))
     return changed
 
 

@@ -10,8 +10,9 @@ what is one ``shapely.polygonize`` here.)
 
 Cutting a line at a unit's boundary adds a vertex there. A new line that ends on the boundary of a
 unit the plan does not redraw therefore needs that vertex in the neighbour too, or the neighbours'
-edges no longer match (a T-junction: GEOS's coverage validation reports it). ``node_neighbours``
-inserts such vertices into the neighbours; the shape and area of a neighbour never change.
+edges no longer match (a T-junction: GEOS's coverage validation reports it).
+``gis.noding.node_neighbours`` inserts such vertices into the neighbours; the shape and area of a
+neighbour never change.
 
 Examples
 --------
@@ -29,9 +30,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
-
-#: Distance (m) under which a vertex counts as lying on a neighbour's edge.
-ON_EDGE = 1e-6
 
 
 def enclosures(units: gpd.GeoDataFrame, lines) -> gpd.GeoDataFrame:
@@ -69,26 +67,4 @@ def enclosures(units: gpd.GeoDataFrame, lines) -> gpd.GeoDataFrame:
                             geometry=list(shape), crs=units.crs)
 
 
-def node_neighbours(changed, neighbours) -> np.ndarray:
-    """``neighbours`` with every vertex of ``changed`` that lies on one of their edges (closer than
-    ``ON_EDGE``) but is not yet their vertex inserted into that edge, so the coverage stays valid;
-    shapes and areas are unchanged.
-
-    >>> from shapely import Polygon, box
-    >>> new = Polygon([(0, 0), (5, 0), (5, 10), (0, 10)])  # ends on the neighbour's edge at (5, 10)
-    >>> out = node_neighbours([new], [box(0, 10, 10, 20)])[0]
-    >>> len(shapely.get_coordinates(out)), out.area
-    (6, 100.0)
-    """
-    neighbours = np.asarray(neighbours, dtype=object).copy()
-    pts = shapely.points(np.unique(shapely.get_coordinates(np.asarray(changed, dtype=object)), axis=0))
-    if not len(pts) or not len(neighbours):
-        return neighbours
-    pi, ni = shapely.STRtree(shapely.boundary(neighbours)).query(pts, predicate="dwithin", distance=ON_EDGE)
-    for n in np.unique(ni):
-        mine = shapely.multipoints(pts[pi[ni == n]])
-        neighbours[n] = shapely.snap(neighbours[n], mine, ON_EDGE)
-    return neighbours
-
-
-__all__ = ["enclosures", "node_neighbours"]
+__all__ = ["enclosures"]

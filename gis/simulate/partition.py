@@ -30,9 +30,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from gis.model import LABELS, PARENT, City
+from gis.noding import node_neighbours
 from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import Atoms, PlanError, atoms, components
-from gis.simulate.enclosures import node_neighbours
 from gis.simulate.plan import Plan, build
 
 #: Attributes a new unit inherits from the unit it comes from.
@@ -529,7 +529,7 @@ class _Context:
 
     def _noded(self, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
         """Units of the level this plan does not redraw, with the vertices where new lines end on
-        their edges inserted (``node_neighbours``); None when no unit needs one."""
+        their edges inserted (:func:`gis.noding.node_neighbours`); None when no unit needs one."""
         redrawn = units[units["status"].isin(["changed", "new"])]
         if not len(redrawn):
             return None
