@@ -81,8 +81,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Server processes sharing the port, each with its own caches: one per core "
+                                     "lets the embedded store's tiles (made in Python) use every core."),
 ):
     """Serve the viewer at /, the OGC API, findings, proposals and /docs; an empty store gets the sample city and demo users."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
@@ -109,8 +114,14 @@ def serve(
             street = f" street={user.street_code}" if user.street_code else ""
             err.print(f"  username={user.username} role={user.role}{street} password={password}", highlight=False,
                       markup=False)
-    err.print(f"serving {escape(repr(store))} at http://{host}:{port}/ (API docs: /docs)", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    err.print(f"serving {escape(repr(store))} at http://{host}:{port}/ (API docs: /docs)"
+              + (f" in {workers} processes" if workers > 1 else ""), highlight=False)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    store.close()  # each process opens its own, from the same settings (WANGGE_*)
+    os.environ["WANGGE_DATABASE_URL"] = settings.database_url
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info")
 
 
 users_app = typer.Typer(help="Users of the service (wangge serve).", no_args_is_help=True)

@@ -1,7 +1,10 @@
-"""A real OGC client reads the API: ``wangge serve`` in a subprocess, read with GDAL's OAPIF driver.
+"""A real OGC client reads the API: ``wangge serve --workers 2`` in a subprocess, read with GDAL's
+OAPIF driver (its pages answered by either of the two server processes).
 
 The server runs in another process because pyogrio holds the GIL while GDAL waits for the answer.
 """
+
+import re
 
 import os
 import socket
@@ -23,7 +26,8 @@ from test_store import _postgis_or_skip
 
 @pytest.fixture(params=["sqlite", "postgis"])
 def server(request, tmp_path_factory, root):
-    """``wangge serve`` on an empty store (it loads the sample) at a free port on 127.0.0.1, open for reading."""
+    """``wangge serve --workers 2`` on an empty store (it loads the sample) at a free port on 127.0.0.1, open
+    for reading: the URL, the store's URL and the server's log."""
     ctx = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'store.sqlite'}"
@@ -36,21 +40,26 @@ def server(request, tmp_path_factory, root):
     wangge = Path(sys.executable).parent / "wangge"
     log = tmp_path_factory.mktemp("log") / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(wangge), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url],
+        proc = subprocess.Popen([str(wangge), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
+                                 "--workers", "2"],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=root,
                                 env={**os.environ, "WANGGE_PUBLIC_READ": "true"})  # GDAL reads without a token
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    deadline = time.monotonic() + 90
+    while True:  # both processes up (each logs its start), and answering
+        started = set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
+        ready = log.read_text().count("Application startup complete")
         try:
-            httpx.get(base + "/", timeout=2, trust_env=False)
-            break
+            if len(started) == ready == 2:
+                httpx.get(base + "/", timeout=2, trust_env=False)
+                break
         except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"wangge serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-    yield base, url
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"wangge serve --workers 2 did not start two processes:\n{log.read_text()}")
+        time.sleep(0.1)
+    yield base, url, log
     proc.terminate()
     proc.wait(10)
     if ctx is not None:
@@ -66,7 +75,7 @@ def no_proxy(monkeypatch):
 
 def test_gdal_reads_what_serve_loaded(server, root):
     """One test per backend: starting the server is the slow part (and xdist would start it twice)."""
-    base, url = server
+    base, url, log = server
     store = Store(url)
     assert store.version() == 1 and store.history()[0]["source"].endswith("sample.gpkg")  # empty: sample
     store.close()
