@@ -9,8 +9,9 @@ Run on demand (not in CI); only 127.0.0.1 is contacted::
 For each city (the sample, and ``gis.synth.synth(100_000, seed=1, building_shape="point",
 buildings_per_grid=4)``) it starts, on free ports with ``WANGGE_PUBLIC_READ=true``:
 
-- ``wangge serve`` on the embedded SQLite store (``benchmarks/.cache/serve-<city>.sqlite``);
-- ``wangge serve`` on PostGIS (schema ``bench_<city>`` of the ``scripts/postgis.sh`` database);
+- ``wangge serve`` on the embedded SQLite store (``benchmarks/.cache/serve-<city>.sqlite``), with
+  ``--workers`` 1 and 2 (rows ``sqlite`` and ``sqlite ×2``; ``--workers`` here picks the counts);
+- ``wangge serve`` on PostGIS, the same (schema ``bench_<city>`` of the ``scripts/postgis.sh`` database);
 - TiPg (``uvicorn tipg.main:app``) on copies of the same PostGIS tables with a typed geometry column
   (``geometry(Geometry, <srid>)``, GiST-indexed; TiPg needs the SRID in the column type).
 
@@ -170,9 +171,9 @@ class Server:
         self.log.close()
 
 
-def wangge(label: str, url: str) -> Server:
+def wangge(label: str, url: str, workers: int = 1) -> Server:
     exe = str(Path(sys.executable).parent / "wangge")
-    return Server(label, [exe, "serve", "--host", HOST, "--port", "{port}", "--db", url],
+    return Server(label, [exe, "serve", "--host", HOST, "--port", "{port}", "--db", url, "--workers", str(workers)],
                   {"WANGGE_PUBLIC_READ": "true", "WANGGE_DATABASE_URL": url}, "/conformance")
 
 
@@ -276,6 +277,8 @@ def main() -> None:
     parser.add_argument("--cities", nargs="+", default=["sample", "100k"], choices=["sample", "100k"])
     parser.add_argument("--viewers", type=int, default=50)
     parser.add_argument("--views", type=int, default=4, help="streets each viewer looks at (per endpoint)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="wangge serve --workers N: each store is run with each N")
     parser.add_argument("--no-tipg", action="store_true")
     args = parser.parse_args()
 
@@ -288,8 +291,9 @@ def main() -> None:
         ntiles = sum(len(v["tiles"]) for v in views) / len(views)
         log(f"[{name}] {len(views)} street views, {ntiles:.1f} tiles each per layer (zoom {views[0]['tiles'][0][0]}…)")
         servers = []  # started one at a time, each stopped before the next starts
-        makers = [("sqlite", lambda: wangge(f"wangge-sqlite-{name}", urls["sqlite"])),
-                  ("postgis", lambda: wangge(f"wangge-postgis-{name}", urls["postgis"]))]
+        makers = [(f"{kind}{'' if n == 1 else f' ×{n}'}",
+                   lambda kind=kind, n=n: wangge(f"wangge-{kind}-{name}-{n}", urls[kind], n))
+                  for kind in ("sqlite", "postgis") for n in args.workers]
         if not args.no_tipg:
             try:
                 import tipg  # noqa: F401
@@ -306,7 +310,7 @@ def main() -> None:
                 result = bench(server, kind, views, args.viewers, args.views, urls["tipg"])
                 for endpoint, r in result.items():
                     rows.append({"store": kind, "city": name, "endpoint": endpoint, **r})
-                    log(f"  {kind:8} {endpoint:6} p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
+                    log(f"  {kind:11} {endpoint:6} p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms  "
                         f"{r['rps']:7.1f} req/s  errors {r['errors']}")
             except RuntimeError as e:
                 notes.append(f"{kind} on {name}: {e}")
@@ -317,14 +321,14 @@ def main() -> None:
     tipg_rps = {(r["city"], r["endpoint"]): r["rps"] for r in rows if r["store"] == "tipg"}
     print(f"\n{args.viewers} concurrent viewers × {args.views} street views each, per endpoint "
           f"(items: grids in the street's bbox, limit 1000; tiles: grids + buildings tiles covering it)\n")
-    head = f"{'store':8} {'city':7} {'endpoint':8} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} " \
+    head = f"{'store':11} {'city':7} {'endpoint':8} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} " \
            f"{'MB':>7} {'errors':>6} {'vs TiPg':>8}  p95<100ms"
     print(head)
     print("-" * len(head))
     for r in rows:
         ratio = tipg_rps.get((r["city"], r["endpoint"]))
         ratio = f"{r['rps'] / ratio:7.2f}×" if ratio and r["store"] != "tipg" else ""
-        print(f"{r['store']:8} {r['city']:7} {r['endpoint']:8} {r['requests']:8d} {r['p50']:8.1f} {r['p95']:8.1f} "
+        print(f"{r['store']:11} {r['city']:7} {r['endpoint']:8} {r['requests']:8d} {r['p50']:8.1f} {r['p95']:8.1f} "
               f"{r['rps']:8.1f} {r['mb']:7.1f} {r['errors']:6d} {ratio:>8}  {'yes' if r['p95'] < 100 else 'NO'}"
               + (f"  ({', '.join(r['error_kinds'])})" if r["errors"] else ""))
     for note in notes:

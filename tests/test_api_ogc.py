@@ -4,9 +4,10 @@ OAPIF driver (its pages answered by either of the two server processes).
 The server runs in another process because pyogrio holds the GIL while GDAL waits for the answer.
 """
 
-import re
-
+import contextlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -42,10 +43,10 @@ def server(request, tmp_path_factory, root):
     with open(log, "w") as out:
         proc = subprocess.Popen([str(wangge), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
                                  "--workers", "2"],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=root,
+                                stdout=out, stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
                                 env={**os.environ, "WANGGE_PUBLIC_READ": "true"})  # GDAL reads without a token
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while True:  # both processes up (each logs its start), and answering
         started = set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
         ready = log.read_text().count("Application startup complete")
@@ -56,12 +57,16 @@ def server(request, tmp_path_factory, root):
         except httpx.TransportError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the server and its worker processes
             pytest.fail(f"wangge serve --workers 2 did not start two processes:\n{log.read_text()}")
         time.sleep(0.1)
     yield base, url, log
-    proc.terminate()
-    proc.wait(10)
+    proc.terminate()  # uvicorn stops its workers
+    try:
+        proc.wait(20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # any left (none, unless it hung)
     if ctx is not None:
         ctx.__exit__(None, None, None)
 
