@@ -84,6 +84,10 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Server processes sharing the port, each with its own caches: one per core "
                                      "lets the embedded store's tiles (made in Python) use every core."),
+    keep_alive: int = typer.Option(75, "--keep-alive", min=1, metavar="SECONDS",
+                                   help="How long an idle connection stays open: longer than clients and proxies "
+                                        "keep theirs (httpx 5 s, nginx 75 s), so that none is closed just as a "
+                                        "client sends on it."),
 ):
     """Serve the viewer at /, the OGC API, findings, proposals and /docs; an empty store gets the sample city and demo users."""
     import os
@@ -117,11 +121,12 @@ def serve(
     err.print(f"serving {escape(repr(store))} at http://{host}:{port}/ (API docs: /docs)"
               + (f" in {workers} processes" if workers > 1 else ""), highlight=False)
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=keep_alive)
         return
     store.close()  # each process opens its own, from the same settings (WANGGE_*)
     os.environ["WANGGE_DATABASE_URL"] = settings.database_url
-    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info")
+    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info",
+                timeout_keep_alive=keep_alive)
 
 
 users_app = typer.Typer(help="Users of the service (wangge serve).", no_args_is_help=True)

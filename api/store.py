@@ -920,6 +920,10 @@ def _first_line(e: Exception) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+#: Most of an embedded store's file that SQLite reads through a memory map.
+MMAP_BYTES = 1 << 30
+
+
 def _sqlite_transactions(engine, wal: bool) -> None:
     """Real transactions on SQLite: BEGIN (IMMEDIATE for writers) instead of pysqlite's implicit ones."""
 
@@ -928,6 +932,9 @@ def _sqlite_transactions(engine, wal: bool) -> None:
         dbapi_connection.isolation_level = None
         if wal:
             dbapi_connection.execute("pragma journal_mode=wal")
+            # readers share the file's pages through the OS (memory-mapped) instead of each connection
+            # copying them into a cache of its own
+            dbapi_connection.execute(f"pragma mmap_size={MMAP_BYTES}")
         dbapi_connection.execute("pragma busy_timeout=30000")
 
     @sa.event.listens_for(engine, "begin")

@@ -5,6 +5,7 @@ The server runs in another process because pyogrio holds the GIL while GDAL wait
 """
 
 import contextlib
+import http.client
 import os
 import re
 import signal
@@ -96,3 +97,12 @@ def test_gdal_reads_what_serve_loaded(server, root):
     assert shapely.equals_exact(got.geometry.values, want.geometry.values, tolerance=1e-9).all()
     buildings = pyogrio.read_dataframe(f"OAPIF:{base}", layer="buildings")  # several pages
     assert buildings["code"].tolist() == sample["buildings"]["code"].tolist()
+    # a connection idle for longer than httpx keeps its own (5 s) is still open (--keep-alive 75)
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)  # never reconnects by itself
+    for _ in range(2):
+        conn.request("GET", "/conformance")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        time.sleep(6)
+    conn.close()
