@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app = FastAPI(title=settings.title, version="0.1.0", docs_url=None, redoc_url=None,
                   description="OGC API – Features over the stored city, its findings, users and redraw proposals.")
     app.state.settings = settings
-    app.state.store = store or Store(settings.database_url)
+    app.state.store = store or Store(settings.database_url, tile_cache=settings.tile_cache_features)
     app.state.signing_key = auth.signing_key(app.state.store, settings)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     app.state.findings = findings.FindingsCache(app.state.store, settings.findings_cache)

@@ -102,7 +102,7 @@ def serve(
 
     settings = _settings(db)
     try:
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, tile_cache=settings.tile_cache_features)
         if store.version() == 0:
             err.print(f"the store is empty: loading the sample city {escape(str(settings.sample))}", highlight=False)
             store.load(read_city(settings.sample), source=str(settings.sample))

@@ -1,4 +1,6 @@
-"""Mapbox Vector Tiles encoded with numpy: the embedded store's tiles (PostGIS has ``ST_AsMVT``).
+"""Mapbox Vector Tiles made with numpy: the embedded store's tiles (PostGIS has ``ST_AsMVT``).
+
+:func:`tile` clips features to a tile and :func:`encode` writes them.
 
 The geometry commands of all features (MoveTo / LineTo / ClosePath with zig-zag deltas, spec 2.1
 §4.3) and their protobuf varints are computed in bulk; only the few bytes of each feature's
@@ -25,6 +27,34 @@ import shapely
 
 MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
 POINT, LINESTRING, POLYGON = 1, 2, 3
+
+
+def tile(name: str, geoms, envelope, ids, properties: dict, extent: int = 4096, buffer: int = 64) -> bytes:
+    """The tile of ``envelope`` (minx, miny, maxx, maxy, in the CRS of ``geoms``: EPSG:3857 for
+    WebMercatorQuad) as one layer ``name``: the features intersecting it, clipped to it plus
+    ``buffer`` units, in ``extent`` units a side — what PostGIS's ``ST_AsMVTGeom`` and ``ST_AsMVT``
+    make (see :func:`encode`). ``b""`` when none is in it.
+
+    >>> import mapbox_vector_tile
+    >>> from shapely import box
+    >>> data = tile("grids", [box(0, 0, 50, 50), box(200, 0, 300, 10)], (0, 0, 100, 100), [1, 2], {"code": ["A", "B"]})
+    >>> [(f["id"], f["geometry"]["coordinates"]) for f in mapbox_vector_tile.decode(data)["grids"]["features"]]
+    [(1, [[[2048, 0], [0, 0], [0, 2048], [2048, 2048], [2048, 0]]])]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    minx, miny, maxx, maxy = envelope
+    scale = np.array([extent / (maxx - minx), extent / (maxy - miny)])
+    tiled = shapely.transform(geoms, lambda xy: (xy - (minx, miny)) * scale)
+    hit = np.flatnonzero(shapely.intersects(tiled, shapely.box(0, 0, extent, extent)))
+    if not len(hit):
+        return b""
+    frame = shapely.box(-buffer, -buffer, extent + buffer, extent + buffer)
+    shapely.prepare(frame)
+    clipped = tiled[hit]
+    cut = ~shapely.contains_properly(frame, clipped)  # only features crossing the frame are clipped
+    clipped[cut] = shapely.intersection(clipped[cut], frame)
+    return encode(name, clipped, np.asarray(ids)[hit],
+                  {k: np.asarray(v, dtype=object)[hit] for k, v in properties.items()}, extent)
 
 
 def encode(name: str, geoms, ids, properties: dict, extent: int = 4096) -> bytes:
@@ -122,15 +152,17 @@ def _values(uniq) -> bytes:
 
 def _commands(geoms, gtype, extent) -> tuple[np.ndarray, np.ndarray]:
     """The command integers of every feature, concatenated, and the feature each belongs to."""
-    parts, pf = shapely.get_parts(geoms, return_index=True)
+    parts, pf = _parts(geoms)
     ptype = shapely.get_type_id(parts)
     # polygons draw their rings (exterior first); lines and points themselves; anything else in a
-    # polygon feature (a line left by clipping) nothing
+    # polygon feature (a line left by clipping) nothing. A polygon without holes is its one ring
+    # (its coordinates are the exterior's): only polygons with holes are taken apart into rings.
     as_poly = (gtype[pf] == POLYGON) & (ptype == 3)
+    holed = as_poly & (shapely.get_num_interior_rings(parts) > 0)
     plain = (gtype[pf] != POLYGON) & np.isin(ptype, (0, 1))
-    pr, pi = shapely.get_rings(parts[as_poly], return_index=True)
-    rings = np.r_[pr, parts[plain]]
-    rp = np.r_[np.flatnonzero(as_poly)[pi], np.flatnonzero(plain)].astype(np.int64)
+    pr, pi = shapely.get_rings(parts[holed], return_index=True)
+    rings = np.r_[parts[as_poly & ~holed], pr, parts[plain]]
+    rp = np.r_[np.flatnonzero(as_poly & ~holed), np.flatnonzero(holed)[pi], np.flatnonzero(plain)].astype(np.int64)
     order = np.argsort(rp, kind="stable")
     rings, rp = rings[order], rp[order]
     first = np.r_[True, rp[1:] != rp[:-1]] if len(rp) else np.zeros(0, bool)
@@ -190,6 +222,17 @@ def _commands(geoms, gtype, extent) -> tuple[np.ndarray, np.ndarray]:
     return out, owner
 
 
+def _parts(geoms) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of ``geoms`` (single geometries are their own part) and the geometry each is of, in order."""
+    multi = np.isin(shapely.get_type_id(geoms), (4, 5, 6, 7))
+    if not multi.any():
+        return geoms, np.arange(len(geoms))
+    mp, mi = shapely.get_parts(geoms[multi], return_index=True)
+    parts, pf = np.r_[geoms[~multi], mp], np.r_[np.flatnonzero(~multi), np.flatnonzero(multi)[mi]]
+    order = np.argsort(pf, kind="stable")
+    return parts[order], pf[order]
+
+
 def _oriented(xy, ri, n, poly, first) -> tuple[np.ndarray, np.ndarray]:
     """Polygon rings (points ``xy`` of ring ``ri``, ``n`` a ring, closing point left out) turned so that
     exteriors (``first`` of their polygon) are clockwise and holes counter-clockwise (y up); and which
@@ -216,16 +259,26 @@ def point_ring(gtype, pf, rp) -> np.ndarray:
 
 
 def _varints(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Protobuf varints of ``v`` (uint64) concatenated, and the byte count of each."""
+    """Protobuf varints of ``v`` (uint64) concatenated, and the byte count of each.
+
+    >>> data, n = _varints(np.array([1, 300, 0, 2 ** 64 - 1], np.uint64))
+    >>> data.tolist()[:4], n.tolist()
+    ([1, 172, 2, 0], [1, 2, 1, 10])
+    """
     v = np.asarray(v, np.uint64)
-    nbytes = np.ones(len(v), np.int64)
-    for k in range(1, 10):
-        nbytes += v >= np.uint64(1) << np.uint64(7 * k)
-    width = int(nbytes.max()) if len(v) else 1  # columns for the longest varint only
-    k = np.arange(width)
-    b = ((v[:, None] >> (k.astype(np.uint64) * np.uint64(7))) & np.uint64(0x7F)).astype(np.uint8)
-    b |= np.where(k[None, :] < nbytes[:, None] - 1, 0x80, 0).astype(np.uint8)
-    return b[k[None, :] < nbytes[:, None]], nbytes
+    nbytes = 1 + np.searchsorted(_VARINT_LIMITS, v, side="right")
+    out = np.empty(int(nbytes.sum()), np.uint8)
+    pos, left = np.cumsum(nbytes) - nbytes, nbytes
+    for k in range(int(nbytes.max()) if len(v) else 0):  # byte k of the values that have one
+        if k:
+            has = np.flatnonzero(left > k)
+            v, pos, left = v[has], pos[has], left[has]
+        out[pos + k] = (v >> np.uint64(7 * k) & np.uint64(0x7F)).astype(np.uint8) | ((left > k + 1) << 7).astype(np.uint8)
+    return out, nbytes
+
+
+#: The smallest value needing k + 2 bytes as a varint, for k = 0…8.
+_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], np.uint64)
 
 
 def _varint(v: int) -> bytes:
@@ -250,4 +303,4 @@ def _value(v) -> bytes:
     return b"\x0a" + _varint(len(s)) + s
 
 
-__all__ = ["encode"]
+__all__ = ["encode", "tile"]

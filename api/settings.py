@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     password_parallelism: int = Field(RFC_9106_LOW_MEMORY.parallelism, ge=1, description="argon2id lanes")
     public_read: bool = Field(False, description="read endpoints (collections, findings, history) answer "
                                                 "requests without a token (the whole city)")
+    tile_cache_features: int = Field(500_000, ge=0, description="embedded store: layers of up to this many "
+                                     "features are kept in memory for vector tiles (per process; ~2 KB a feature)")
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest request body accepted (413 above)")
     test_apply_delay: float = Field(0.0, ge=0, description="tests only: seconds to sleep inside the transaction "
                                                           "that applies a proposal")

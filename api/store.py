@@ -128,9 +128,13 @@ class Store:
     url : str
         SQLAlchemy URL: ``postgresql+psycopg://user:password@host:port/db`` (PostGIS, with the
         ``postgis`` extension created) or ``sqlite:///path/to/file.sqlite`` (``sqlite://`` in memory).
+    tile_cache : int, optional
+        SQLite: a layer of up to this many features (default :data:`TILE_CACHE_FEATURES`) is held in memory (in EPSG:3857, with an
+        STRtree) for its vector tiles, once per version and process; a larger one is read for
+        each tile through the R*Tree.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, tile_cache: int | None = None):
         self.url = url
         try:
             parsed = sa.engine.make_url(url)
@@ -152,6 +156,9 @@ class Store:
         self._lock = threading.Lock()  # one writer per Store object (the database serialises the rest)
         self._extents: dict[tuple[str, int], tuple | None] = {}  # (layer, version): WGS84 bounds
         self._scopes: dict[tuple[str, int], Scope] = {}  # (street, version)
+        self.tile_cache = TILE_CACHE_FEATURES if tile_cache is None else tile_cache
+        self._tile_layers: dict[tuple[str, int], _TileLayer] = {}  # (layer, version)
+        self._tile_lock = threading.Lock()
         self.migrate()
         self.rtree = not self.postgis and sa.inspect(self.engine).has_table("grids_rtree")
 
@@ -543,8 +550,8 @@ class Store:
         ``residents``) the layer has; feature id: the stored ``fid``. ``b""`` when no feature is in it.
 
         PostGIS builds it (``ST_AsMVT``, ``ST_AsMVTGeom``, ``ST_TileEnvelope``; the GiST index finds
-        the candidates); the embedded store finds them with the R*Tree and encodes them with numpy
-        (:mod:`api.mvt`).
+        the candidates); the embedded store finds them in its layer in memory (up to ``tile_cache``
+        features; an STRtree) or with the R*Tree, and makes the tile with numpy (:mod:`api.mvt`).
         """
         check_tile(z, x, y)
         env = tile_envelope(z, x, y)
@@ -563,56 +570,73 @@ class Store:
             near = _near_tile(env, self._extent(conn, layer, cur))
             if near is None:
                 return b""
-            search = _search_bounds(near, cur["crs"])
             if self.postgis:
-                return self._tile_postgis(conn, layer, props, (z, x, y), search, int(cur["srid"]), codes, area)
-            cols = [t.c.fid, *(t.c[c] for c in props), *([t.c[codes[0]]] if codes else []),
-                    sa.type_coerce(t.c.geom, sa.LargeBinary).label("geom")]  # WKB, decoded in bulk below
-            query = sa.select(*cols)
-            if search is not None:
-                minx, miny, maxx, maxy = search
-                if self.rtree:
-                    r = sa.table(f"{layer}_rtree", sa.column("id"), *(sa.column(c) for c in BBOX))
-                    query = query.join(r, r.c.id == t.c.fid).where(r.c.minx <= maxx, r.c.maxx >= minx,
-                                                                   r.c.miny <= maxy, r.c.maxy >= miny)
-                else:
-                    query = query.where(t.c.minx <= maxx, t.c.maxx >= minx, t.c.miny <= maxy, t.c.maxy >= miny)
-            rows = conn.execute(query).all()
-        if not rows:
+                return self._tile_postgis(conn, layer, props, (z, x, y), _search_bounds(near, cur["crs"]),
+                                          int(cur["srid"]), codes, area)
+            if cur["layers"][layer].get("count", 0) <= self.tile_cache:
+                mem = self._tile_layer(conn, layer, cur)
+                idx = np.sort(mem.tree.query(shapely.box(*env)))
+                fid, web, cols = mem.fid[idx], mem.web[idx], {c: v[idx] for c, v in mem.columns.items()}
+                geoms = mem.geom[idx] if area is not None else None
+            else:
+                fid, geoms, cols = self._tile_rows(conn, layer, props + ([codes[0]] if codes else []),
+                                                   _search_bounds(near, cur["crs"]))
+                web = None
+        if not len(fid):
             return b""
-        cols = [np.array(c, dtype=object) for c in zip(*rows)]
-        order = np.argsort(cols[0].astype(np.int64))  # in fid order, sorted here: SQLite's sort costs more
-        cols = [c[order] for c in cols]
-        geoms = shapely.from_wkb(cols[-1])
-        keep = ~shapely.is_missing(geoms)
+        keep = np.ones(len(fid), bool)
         if codes is not None:
-            keep &= pd.Index(cols[-2]).isin(codes[1])
+            keep &= pd.Index(cols[codes[0]]).isin(codes[1])
         if area is not None:
             keep &= np.asarray(shapely.intersects(geoms, area), bool)
-        idx = np.flatnonzero(keep)
-        if not len(idx):
-            return b""
-        # one pass to tile units (EPSG:3857, then the tile's affine grid; y up: the encoder flips it and
-        # rounds to whole units, leaving out what collapses there, as ST_AsMVTGeom does)
-        to_web = _transformer(cur["crs"], "EPSG:3857")
-        scale = TILE_EXTENT / (env[2] - env[0])
+        if web is None:
+            to_web = _transformer(cur["crs"], "EPSG:3857")
+            web = shapely.transform(geoms[keep], lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
+        else:
+            web = web[keep]
+        return mvt.tile(layer, web, env, fid[keep].astype(np.uint64), {c: cols[c][keep] for c in props},
+                        TILE_EXTENT, TILE_BUFFER)
 
-        def to_tile(xy):
-            x, y = to_web.transform(xy[:, 0], xy[:, 1])
-            return np.column_stack([(x - env[0]) * scale, (y - env[1]) * scale])
+    def _tile_rows(self, conn, layer: str, columns: list[str], search):
+        """SQLite: fid, geometry (city CRS) and ``columns`` of the features whose bounds meet ``search``
+        (bounds in the city's CRS; None: all), found with the R*Tree, in fid order."""
+        t = TABLES[layer]
+        query = sa.select(t.c.fid, *(t.c[c] for c in columns),
+                          sa.type_coerce(t.c.geom, sa.LargeBinary).label("geom"))  # WKB, decoded in bulk
+        if search is not None:
+            minx, miny, maxx, maxy = search
+            if self.rtree:
+                r = sa.table(f"{layer}_rtree", sa.column("id"), *(sa.column(c) for c in BBOX))
+                query = query.join(r, r.c.id == t.c.fid).where(r.c.minx <= maxx, r.c.maxx >= minx,
+                                                               r.c.miny <= maxy, r.c.maxy >= miny)
+            else:
+                query = query.where(t.c.minx <= maxx, t.c.maxx >= minx, t.c.miny <= maxy, t.c.maxy >= miny)
+        rows = conn.execute(query).all()
+        cols = [np.array(c, dtype=object) for c in zip(*rows)] or [np.zeros(0, object)] * (len(columns) + 2)
+        fid = cols[0].astype(np.int64)
+        order = np.argsort(fid)  # sorted here: SQLite's ORDER BY costs more
+        geoms = shapely.from_wkb(cols[-1][order])
+        ok = ~shapely.is_missing(geoms)
+        return fid[order][ok], geoms[ok], {c: v[order][ok] for c, v in zip(columns, cols[1:-1])}
 
-        tiled = shapely.transform(geoms[idx], to_tile)
-        hit = np.asarray(shapely.intersects(tiled, shapely.box(0, 0, TILE_EXTENT, TILE_EXTENT)), bool)
-        if not hit.any():
-            return b""
-        frame = shapely.box(-TILE_BUFFER, -TILE_BUFFER, TILE_EXTENT + TILE_BUFFER, TILE_EXTENT + TILE_BUFFER)
-        shapely.prepare(frame)
-        clipped = tiled[hit]
-        cut = ~shapely.contains_properly(frame, clipped)  # only features crossing the frame are clipped
-        clipped[cut] = shapely.intersection(clipped[cut], frame)
-        chosen = idx[hit]
-        return mvt.encode(layer, clipped, cols[0][chosen].astype(np.uint64),
-                          {c: cols[1 + k][chosen] for k, c in enumerate(props)}, TILE_EXTENT)
+    def _tile_layer(self, conn, layer: str, cur: dict) -> _TileLayer:
+        """SQLite: ``layer`` of the newest version (the versions row ``cur``) in memory for tiles, made
+        once per version and process."""
+        key = (layer, int(cur["version"]))
+        mem = self._tile_layers.get(key)
+        if mem is None:
+            with self._tile_lock:
+                mem = self._tile_layers.get(key)
+                if mem is None:
+                    columns = [c for c in (*TILE_PROPERTIES, *SCOPE_COLUMNS) if c in SCHEMA[layer]]
+                    fid, geoms, cols = self._tile_rows(conn, layer, columns, None)
+                    to_web = _transformer(cur["crs"], "EPSG:3857")
+                    web = shapely.transform(geoms, lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
+                    ok = np.isfinite(shapely.bounds(web)).all(axis=1)  # what projects (all, in a city's zone)
+                    mem = _TileLayer(fid[ok], geoms[ok], web[ok], {c: v[ok] for c, v in cols.items()},
+                                     shapely.STRtree(web[ok]))
+                    self._tile_layers = {k: v for k, v in self._tile_layers.items() if k[0] != layer} | {key: mem}
+        return mem
 
     def _tile_postgis(self, conn, layer, props, zxy, search, srid, codes, area) -> bytes:
         where, params = _postgis_filters(layer, srid, [] if area is None else [area], codes)
@@ -681,6 +705,22 @@ TILE_EXTENT, TILE_BUFFER = 4096, 64
 MAX_ZOOM = 24
 #: Properties of a vector tile's features (those of them the layer has).
 TILE_PROPERTIES = ("code", "name", "households", "residents")
+#: Columns a street's scope selects units by (:class:`Scope`).
+SCOPE_COLUMNS = ("code", "street_code", "community_code")
+#: Largest layer the embedded store keeps in memory for tiles (features; ~2 KB each).
+TILE_CACHE_FEATURES = 500_000
+
+
+@dataclass(frozen=True)
+class _TileLayer:
+    """A layer in memory for tiles: fids (sorted), geometries in the city's CRS and in EPSG:3857, the
+    tile and scope columns, and an STRtree of the EPSG:3857 geometries."""
+
+    fid: np.ndarray
+    geom: np.ndarray
+    web: np.ndarray
+    columns: dict
+    tree: shapely.STRtree
 
 
 def check_tile(z: int, x: int, y: int) -> None:

@@ -29,10 +29,14 @@ def tile_at(lon, lat, z):
     return z, int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+@pytest.fixture(scope="module", params=["sqlite", "sqlite-rtree", "postgis"])
 def env(request, tmp_path_factory, sample):
-    url, ctx = open_store(request.param, tmp_path_factory.mktemp("tiles"))
+    """The sample on each store: the embedded one with its layers in memory for tiles, and read for
+    each tile through the R*Tree (``tile_cache=0``, as for layers too large to hold)."""
+    url, ctx = open_store(request.param.removesuffix("-rtree"), tmp_path_factory.mktemp("tiles"))
     e = Env(url, sample)
+    if request.param == "sqlite-rtree":
+        e.store.tile_cache = 0
     e.public = TestClient(create_app(Settings(database_url=url, public_read=True), store=e.store),
                           raise_server_exceptions=False)
     yield e
@@ -196,3 +200,20 @@ def test_bad_tiles_are_400(env, path, words):
 def test_an_unknown_layer_is_404(env):
     r = env.public.get("/collections/nope/tiles/3/0/0")
     assert r.status_code == 404 and "nope" in r.json()["description"]
+
+
+def test_a_tile_shows_the_newest_version(env):
+    """A change committed to the store is in the next tile (a layer held in memory is made again)."""
+    version, city = env.store.snapshot()
+    grids = city["grids"]
+    tile = tiles_to_test(city)[1]
+    before = {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)}
+    code = sorted(before)[0]
+    renamed = grids.assign(name=np.where(grids["code"] == code, "新网格·改名", grids["name"]))
+    env.store.commit({"grids": renamed}, base_version=version, action="test")
+    try:
+        after = {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)}
+        assert after == {**before, code: "新网格·改名"}
+    finally:
+        env.store.commit({"grids": grids}, base_version=version + 1, action="test: undo")
+    assert {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)} == before
