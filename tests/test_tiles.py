@@ -203,7 +203,8 @@ def test_an_unknown_layer_is_404(env):
 
 
 def test_a_tile_shows_the_newest_version(env):
-    """A change committed to the store is in the next tile (a layer held in memory is made again)."""
+    """A change committed to the store is in the next tile (a layer held in memory is made again), and a
+    tile kept by a client is revalidated by its ETag (304 until the city changes)."""
     version, city = env.store.snapshot()
     grids = city["grids"]
     tile = tiles_to_test(city)[1]
@@ -214,6 +215,16 @@ def test_a_tile_shows_the_newest_version(env):
     try:
         after = {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)}
         assert after == {**before, code: "新网格·改名"}
+        # a client that kept the tile revalidates it: 304 while the city is unchanged, the new tile after
+        path = "/collections/grids/tiles/{}/{}/{}".format(*tile)
+        first = env.public.get(path)
+        assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+        again = env.public.get(path, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == first.headers["etag"]
+        staff = env.client.get(path, headers={**env.headers["staff"], "If-None-Match": first.headers["etag"]})
+        assert staff.status_code == 200 and staff.headers["etag"] != first.headers["etag"]  # another scope
     finally:
         env.store.commit({"grids": grids}, base_version=version + 1, action="test: undo")
+    changed = env.public.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
     assert {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)} == before

@@ -8,6 +8,9 @@ tile; their properties are ``code``, ``name`` and the counts (``households``, ``
 has, their id the stored ``fid``.
 
 - A tile with no features is **204 No Content** (no body), as the map clients expect for empty tiles.
+- Each answer has an ``ETag`` naming the city version and the reader's scope (``Cache-Control:
+  private, no-cache``): a client that sends it back in ``If-None-Match`` gets **304 Not Modified**
+  without the tile being made again, until the city changes.
 - ``z``, ``x`` or ``y`` not a tile of WebMercatorQuad: 400; an unknown layer: 404.
 - The same access as ``/collections/{layer}/items``: a token (or ``settings.public_read``), and a
   street's staff get only their street's features.
@@ -37,9 +40,16 @@ def router(settings: Settings) -> APIRouter:
              x: Annotated[int, Path(description="column, 0 – 2^z − 1 (from the west)")],
              y: Annotated[int, Path(description="row, 0 – 2^z − 1 (from the north)")],
              user: User | None = Depends(reader)):
-        data = request.app.state.store.tile(layer, z, x, y, scope=scope_of(request, user))
+        store = request.app.state.store
+        scope = scope_of(request, user)
+        # read before the tile is made: a tile is never older than its tag
+        tag = f'W/"{store.version()}-{scope.street if scope is not None else "city"}"'
+        headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+        if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+            return Response(status_code=304, headers=headers)
+        data = store.tile(layer, z, x, y, scope=scope)
         if not data:
-            return Response(status_code=204)
-        return Response(data, media_type=MVT)
+            return Response(status_code=204, headers=headers)
+        return Response(data, media_type=MVT, headers=headers)
 
     return api
