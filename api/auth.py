@@ -9,8 +9,10 @@
   expires after ``settings.token_minutes``; the key is ``settings.secret_key``, else one generated
   once and kept in the store (table ``config``), so every process on the same store accepts it.
   A token carries the user's ``token_generation`` (claim ``gen``), which a password change raises:
-  the tokens issued before the change are refused (401, sign in again), those issued after work. A
-  role or street change needs no new token: every request reads the user's current role and street.
+  the tokens issued before the change are refused (401, sign in again), those issued after work. It
+  also carries the account's ``created_at`` (claim ``acct``, see :func:`account_stamp`), so that a
+  deleted user's tokens are refused for a new account of the same name. A role or street change
+  needs no new token: every request reads the user's current role and street.
 - Roles: ``street_staff`` (one street: sees and proposes only there), ``planner`` (city-wide;
   proposes), ``reviewer`` (approves, rejects, applies), ``admin`` (manages users; applies).
 - ``GET /auth/me``; ``POST /users``, ``GET /users``, ``PATCH /users/{name}`` (role, street,
@@ -59,6 +61,8 @@ class User:
     street_code: str | None = None
     #: the ``token_generation`` of the user's row: how many times the password was changed
     generation: int = field(default=0, compare=False)
+    #: :func:`account_stamp` of the row's ``created_at``: this account, not an earlier one of the same name
+    account: int | None = field(default=None, compare=False)
 
     def json(self) -> dict:
         return {"username": self.username, "role": self.role, "street_code": self.street_code}
@@ -66,7 +70,28 @@ class User:
     @classmethod
     def of_row(cls, row) -> User:
         """The user of a row of ``users`` (as a mapping)."""
-        return cls(row["username"], row["role"], row["street_code"], row["token_generation"])
+        return cls(row["username"], row["role"], row["street_code"], row["token_generation"],
+                   account_stamp(row["created_at"]))
+
+
+def account_stamp(created_at: datetime) -> int:
+    """An account's ``created_at`` in integer microseconds since the epoch (the claim ``acct``).
+
+    The same on both stores: PostgreSQL answers the instant in the session's time zone, SQLite the
+    UTC wall time it was given without the zone (taken as UTC here), both to the microsecond; an
+    integer also compares exactly in JSON, where an ISO string would depend on the zone answered.
+
+    >>> account_stamp(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=timezone.utc))
+    1000005
+    >>> account_stamp(datetime(1970, 1, 1, 8, 0, 1, 5, tzinfo=timezone(timedelta(hours=8))))
+    1000005
+    >>> account_stamp(datetime(1970, 1, 1, 0, 0, 1, 5))  # SQLite's: UTC without the zone
+    1000005
+    """
+    return (created_at.replace(tzinfo=created_at.tzinfo or timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def password_hasher(settings: Settings | None = None) -> PasswordHasher:
@@ -103,8 +128,8 @@ def password_matches(hashed: str, password: str) -> bool:
 
 def add_user(store: Store, username: str, password: str, role: str, street_code: str | None = None, *,
              settings: Settings | None = None) -> User:
-    """Create a user (ConflictError if the name is taken; InvalidParameterError for a bad role,
-    name, password or street)."""
+    """Create a user, as stored (ConflictError if the name is taken; InvalidParameterError for a bad
+    role, name, password or street)."""
     if not USERNAME.match(username or ""):
         raise InvalidParameterError("username: 1–64 characters, no spaces or slashes")
     street_code = _checked_role(store, role, street_code)
@@ -114,9 +139,9 @@ def add_user(store: Store, username: str, password: str, role: str, street_code:
     try:
         with store._connect(write=True) as conn, conn.begin():
             conn.execute(sa.insert(users).values(**row))
+            return _read_user(conn, username)
     except sa.exc.IntegrityError:
         raise ConflictError(f"there is already a user {username!r}") from None
-    return User(username, role, street_code)
 
 
 def _checked_role(store: Store, role: str, street_code: str | None) -> str | None:
@@ -173,8 +198,9 @@ def update_user(store: Store, username: str, *, role: str | None = None, street_
 
 
 def delete_user(store: Store, username: str) -> None:
-    """Remove a user (their tokens stop working at once). NotFoundError for an unknown user;
-    ConflictError for the last admin. What they did stays in the proposals' history."""
+    """Remove a user (their tokens stop working at once, also for a new user of the same name).
+    NotFoundError for an unknown user; ConflictError for the last admin. What they did stays in the
+    proposals' history."""
     with store._connect(write=True) as conn, conn.begin():
         if _locked(store, conn, username).role == "admin":
             _keep_an_admin(conn, username)
@@ -273,17 +299,23 @@ def signing_key(store: Store, settings: Settings) -> str:
 
 
 def issue_token(user: User, key: str, minutes: int) -> str:
-    """A token for ``user``, valid ``minutes`` and until their password changes (claim ``gen``)."""
+    """A token for ``user`` (as read from the store), valid ``minutes``, until their password changes
+    (claim ``gen``) and for their account only (claim ``acct``: not for a later one of the same name)."""
     now = datetime.now(timezone.utc)
-    return jwt.encode({"sub": user.username, "role": user.role, "street": user.street_code,
-                       "gen": user.generation, "iat": now, "exp": now + timedelta(minutes=minutes)},
-                      key, algorithm=ALGORITHM)
+    claims = {"sub": user.username, "role": user.role, "street": user.street_code, "gen": user.generation,
+              "iat": now, "exp": now + timedelta(minutes=minutes)}
+    if user.account is not None:
+        claims["acct"] = user.account
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
 def user_of_token(store: Store, key: str, token: str) -> User:
     """The user a valid token names (their current role and street); AuthenticationError otherwise,
-    also when their password changed after the token was issued (its ``gen`` is not theirs now; a
-    token without one was issued before generations were counted, at generation 0)."""
+    also when the token is of a deleted account and the name is now another's (its ``acct`` is not
+    this account's), or when the password changed after the token was issued (its ``gen`` is not
+    theirs now; a token without one was issued before generations were counted, at generation 0).
+    A token without ``acct`` was issued before accounts were told apart: it names the user by name
+    alone until it expires."""
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:
@@ -293,6 +325,9 @@ def user_of_token(store: Store, key: str, token: str) -> User:
     user = get_user(store, str(claims["sub"]))
     if user is None:
         raise AuthenticationError("the token's user no longer exists")
+    if "acct" in claims and claims["acct"] != user.account:
+        raise AuthenticationError("this token belongs to an account that was deleted: "
+                                  "sign in again (POST /auth/token)")
     if claims.get("gen", 0) != user.generation:
         raise AuthenticationError("the password was changed after this token was issued: "
                                   "sign in again (POST /auth/token)")

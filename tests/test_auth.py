@@ -233,10 +233,37 @@ def test_a_new_password_ends_the_tokens_issued_before_it(env):
     assert c.delete("/users/sun", headers=admin).status_code == 204
 
 
+DELETED = "this token belongs to an account that was deleted: sign in again"
+
+
+def test_a_deleted_account_s_tokens_do_not_work_for_a_new_account_of_the_same_name(env):
+    c, admin = env.client, env.headers["admin"]
+    new = {"username": "li", "password": "li-password", "role": "planner"}
+    assert c.post("/users", json=new, headers=admin).status_code == 201
+    old = env.login("li", "li-password")
+    key = c.app.state.signing_key
+    old_token = issue_token(authenticate(env.store, "li", "li-password"), key, 5)
+    assert c.get("/auth/me", headers=old).json()["username"] == "li"
+    assert c.delete("/users/li", headers=admin).status_code == 204
+    assert "no longer exists" in error(c.get("/auth/me", headers=old), 401)
+    # the same name, password and role (and generation 0) again: another account
+    assert c.post("/users", json=new, headers=admin).status_code == 201
+    assert DELETED in error(c.get("/auth/me", headers=old), 401)
+    assert DELETED in error(c.get("/collections/grids/items", headers=old), 401)
+    with pytest.raises(AuthenticationError, match=DELETED):
+        user_of_token(env.store, key, old_token)
+    again = env.login("li", "li-password")
+    assert c.get("/auth/me", headers=again).json() == {"username": "li", "role": "planner", "street_code": None}
+    assert user_of_token(env.store, key, issue_token(authenticate(env.store, "li", "li-password"), key, 5)
+                         ).username == "li"
+    assert c.delete("/users/li", headers=admin).status_code == 204
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgis"])
 def test_users_of_before_generations_keep_their_tokens_until_a_new_password(kind, tmp_path):
     """A store at revision 0003 gains ``token_generation`` 0 for its users; tokens without ``gen`` (issued
-    before it) are of generation 0."""
+    before it) are of generation 0, and those without ``acct`` (of before accounts were told apart) name
+    the user by name alone."""
     from alembic import command
     from alembic.config import Config
 
