@@ -121,7 +121,7 @@ versions = sa.Table(
     sa.Column("source", sa.Text),
     sa.Column("crs", sa.Text, nullable=False),
     sa.Column("srid", sa.Integer, nullable=False),
-    sa.Column("layers", sa.JSON, nullable=False),  # {layer: {"columns": [...], "count": n}}
+    sa.Column("layers", sa.JSON, nullable=False),  # {layer: {"columns": [...], "count": n, "changed": v}}
     sa.Column("author", sa.Text),
     sa.Column("why", sa.Text),
     sa.Column("proposal_id", sa.Integer),

@@ -226,12 +226,11 @@ class Store:
         epsg = crs.to_epsg() if crs is not None else None
         srid = epsg or 0
         rows = {name: _rows(name, gdf, srid if self.postgis else None) for name, gdf in city.layers.items()}
-        meta = {name: {"columns": [c for c in gdf.columns if c != gdf.geometry.name], "count": len(gdf)}
-                for name, gdf in city.layers.items()}
         with self._lock, self._connect(write=True) as conn, conn.begin():
             if self.postgis:
                 conn.execute(sa.text("lock table versions in exclusive mode"))
             version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(versions.c.version), 0))).scalar()) + 1
+            meta = {name: _layer_meta(gdf, version) for name, gdf in city.layers.items()}
             for name in LAYERS:
                 self._archive(conn, name, version)
             for name, records in rows.items():
@@ -267,7 +266,7 @@ class Store:
                 records = _rows(name, gdf, srid if self.postgis else None)
                 self._archive(conn, name, version)
                 self._insert(conn, name, [{**r, "version_from": version} for r in records])
-                meta[name] = {"columns": [c for c in gdf.columns if c != gdf.geometry.name], "count": len(gdf)}
+                meta[name] = _layer_meta(gdf, version)
             conn.execute(sa.insert(versions).values(
                 version=version, created_at=datetime.now(timezone.utc), action=action, source=source,
                 crs=cur["crs"], srid=srid, layers=meta, author=author, why=why, proposal_id=proposal_id,
@@ -361,7 +360,8 @@ class Store:
         return scope
 
     def layers(self) -> dict[str, dict]:
-        """Layers of the stored city: ``{layer: {"columns": [...], "count": n}}`` ({} when empty)."""
+        """Layers of the stored city: ``{layer: {"columns": [...], "count": n, "changed": version}}`` (the
+        version it last changed in; {} when empty)."""
         with self._connect() as conn:
             try:
                 return self._current(conn)["layers"]
@@ -621,8 +621,9 @@ class Store:
 
     def _tile_layer(self, conn, layer: str, cur: dict) -> _TileLayer:
         """SQLite: ``layer`` of the newest version (the versions row ``cur``) in memory for tiles, made
-        once per version and process."""
-        key = (layer, int(cur["version"]))
+        once per process and version the layer changed in (a proposal that moves grids leaves the
+        buildings as they were)."""
+        key = (layer, int(cur["layers"][layer].get("changed", cur["version"])))
         mem = self._tile_layers.get(key)
         if mem is None:
             with self._tile_lock:
@@ -980,6 +981,11 @@ def _sqlite_transactions(engine, wal: bool) -> None:
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):
         conn.exec_driver_sql("begin immediate" if conn.get_execution_options().get("sqlite_write") else "begin")
+
+
+def _layer_meta(gdf: gpd.GeoDataFrame, version: int) -> dict:
+    """What a versions row records of one layer: its columns, its count and the version it last changed in."""
+    return {"columns": [c for c in gdf.columns if c != gdf.geometry.name], "count": len(gdf), "changed": version}
 
 
 def _native(v):

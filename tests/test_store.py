@@ -98,8 +98,8 @@ def test_each_load_is_a_new_version_and_history_is_append_only(store, sample):
     assert store.version() == 2
     assert [(h["version"], h["source"]) for h in store.history()] == [(1, "first"), (2, "second")]
     assert store.history()[1]["layers"]["grids"]["count"] == 10
-    assert store.layers() == {"streets": {"columns": list(sample["streets"].columns[:-1]), "count": 2},
-                              "grids": {"columns": list(sample["grids"].columns[:-1]), "count": 10}}
+    assert store.layers() == {"streets": {"columns": list(sample["streets"].columns[:-1]), "count": 2, "changed": 2},
+                              "grids": {"columns": list(sample["grids"].columns[:-1]), "count": 10, "changed": 2}}
     with pytest.raises(NotFoundError, match="buildings"):
         store.features("buildings")
     with pytest.raises(sa.exc.DatabaseError, match="append-only"):

@@ -209,12 +209,19 @@ def test_a_tile_shows_the_newest_version(env):
     grids = city["grids"]
     tile = tiles_to_test(city)[1]
     before = {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)}
+    buildings = get_tile(env.public, "buildings", tile)
+    held = dict(env.store._tile_layers)  # SQLite: the layers in memory (none on the other paths)
     code = sorted(before)[0]
     renamed = grids.assign(name=np.where(grids["code"] == code, "新网格·改名", grids["name"]))
     env.store.commit({"grids": renamed}, base_version=version, action="test")
     try:
         after = {f["properties"]["code"]: f["properties"]["name"] for f in get_tile(env.public, "grids", tile)}
         assert after == {**before, code: "新网格·改名"}
+        assert get_tile(env.public, "buildings", tile) == buildings
+        # the buildings did not change: the same layer in memory serves them (grids are made again)
+        assert [v for k, v in env.store._tile_layers.items() if k[0] == "buildings"] == \
+            [v for k, v in held.items() if k[0] == "buildings"]
+        assert ("grids", version + 1) in env.store._tile_layers or not held
         # a client that kept the tile revalidates it: 304 while the city is unchanged, the new tile after
         path = "/collections/grids/tiles/{}/{}/{}".format(*tile)
         first = env.public.get(path)
