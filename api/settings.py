@@ -17,6 +17,8 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.store import TILE_CACHE_FEATURES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -52,7 +54,7 @@ class Settings(BaseSettings):
     password_parallelism: int = Field(RFC_9106_LOW_MEMORY.parallelism, ge=1, description="argon2id lanes")
     public_read: bool = Field(False, description="read endpoints (collections, findings, history) answer "
                                                 "requests without a token (the whole city)")
-    tile_cache_features: int = Field(500_000, ge=0, description="embedded store: layers of up to this many "
+    tile_cache_features: int = Field(TILE_CACHE_FEATURES, ge=0, description="embedded store: layers of up to this many "
                                      "features are kept in memory for vector tiles (per process; ~2 KB a feature)")
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest request body accepted (413 above)")
     test_apply_delay: float = Field(0.0, ge=0, description="tests only: seconds to sleep inside the transaction "

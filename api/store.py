@@ -129,9 +129,9 @@ class Store:
         SQLAlchemy URL: ``postgresql+psycopg://user:password@host:port/db`` (PostGIS, with the
         ``postgis`` extension created) or ``sqlite:///path/to/file.sqlite`` (``sqlite://`` in memory).
     tile_cache : int, optional
-        SQLite: a layer of up to this many features (default :data:`TILE_CACHE_FEATURES`) is held in memory (in EPSG:3857, with an
-        STRtree) for its vector tiles, once per version and process; a larger one is read for
-        each tile through the R*Tree.
+        SQLite: a layer of up to this many features (default :data:`TILE_CACHE_FEATURES`) is held
+        in memory (in EPSG:3857, with an STRtree) for its vector tiles, made again in each process
+        only when the layer changes; a larger one is read for each tile through the R*Tree.
     """
 
     def __init__(self, url: str, *, tile_cache: int | None = None):
@@ -157,7 +157,7 @@ class Store:
         self._extents: dict[tuple[str, int], tuple | None] = {}  # (layer, version): WGS84 bounds
         self._scopes: dict[tuple[str, int], Scope] = {}  # (street, version)
         self.tile_cache = TILE_CACHE_FEATURES if tile_cache is None else tile_cache
-        self._tile_layers: dict[tuple[str, int], _TileLayer] = {}  # (layer, version)
+        self._tile_layers: dict[tuple[str, int], _TileLayer] = {}  # (layer, version it changed in)
         self._tile_lock = threading.Lock()
         self.migrate()
         self.rtree = not self.postgis and sa.inspect(self.engine).has_table("grids_rtree")
@@ -590,8 +590,7 @@ class Store:
         if area is not None:
             keep &= np.asarray(shapely.intersects(geoms, area), bool)
         if web is None:
-            to_web = _transformer(cur["crs"], "EPSG:3857")
-            web = shapely.transform(geoms[keep], lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
+            web = _to_web(geoms[keep], cur["crs"])
         else:
             web = web[keep]
         return mvt.tile(layer, web, env, fid[keep].astype(np.uint64), {c: cols[c][keep] for c in props},
@@ -631,8 +630,7 @@ class Store:
                 if mem is None:
                     columns = [c for c in (*TILE_PROPERTIES, *SCOPE_COLUMNS) if c in SCHEMA[layer]]
                     fid, geoms, cols = self._tile_rows(conn, layer, columns, None)
-                    to_web = _transformer(cur["crs"], "EPSG:3857")
-                    web = shapely.transform(geoms, lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
+                    web = _to_web(geoms, cur["crs"])
                     ok = np.isfinite(shapely.bounds(web)).all(axis=1)  # what projects (all, in a city's zone)
                     mem = _TileLayer(fid[ok], geoms[ok], web[ok], {c: v[ok] for c, v in cols.items()},
                                      shapely.STRtree(web[ok]))
@@ -774,6 +772,12 @@ def _transformer(a: str, b: str) -> pyproj.Transformer:
                     tr = pyproj.Transformer.from_pipeline(tr.definition)
                 _transformers[(a, b)] = tr
     return tr
+
+
+def _to_web(geoms: np.ndarray, crs: str) -> np.ndarray:
+    """Geometries in CRS ``crs`` (WKT) in EPSG:3857."""
+    to_web = _transformer(crs, "EPSG:3857")
+    return shapely.transform(geoms, lambda xy: np.column_stack(to_web.transform(xy[:, 0], xy[:, 1])))
 
 
 def _projected_box(bounds, a: str, b: str, parts: int = 20):
