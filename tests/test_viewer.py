@@ -216,6 +216,27 @@ GRID, A, B = "360102001001-02", "360102001001", "360102001002"  # GRID lies in c
 FROM, TO = "360102001009-01", "360102001009-02"  # neighbouring grids of one community
 
 
+def test_signing_in_while_the_public_view_still_loads(server, page, accounts):
+    """A user who signs in before the anonymous view has loaded gets the signed-in view and one
+    editor: the late public findings neither replace the street's nor restart the draft."""
+    page.add_init_script("""{
+      const fetch0 = window.fetch;  // the anonymous findings answer 3 s late
+      window.fetch = (url, options) => {
+        const late = String(url).includes("findings") && !(options && options.headers && options.headers.Authorization);
+        return late ? new Promise((done) => setTimeout(done, 3000)).then(() => fetch0(url, options)) : fetch0(url, options);
+      };
+    }""")
+    expected = httpx.get(server + "/findings", headers=bearer(server, "staff"), trust_env=False).json()["findings"]
+    assert len(expected) < len(messages(server))  # the street's findings are not the city's
+    log_in(page, server, "staff", "街道工作人员-口令2026")
+    page.select_option("#edit-level", "communities")
+    page.evaluate(f"pickGrid(city.units.grids.features.find((g) => g.id === '{GRID}'))")
+    page.wait_for_timeout(4000)  # the anonymous findings have come in by now
+    assert page.is_visible("#edit-form")
+    assert page.locator("#findings li").count() == len(expected)
+    assert page.outside == [] and page.errors == []
+
+
 def test_staff_move_a_grid_to_the_next_community(server, page, accounts):
     """Communities change by whole grids: street staff click a grid, pick the community next to it,
     see the sizes, save and submit; a reviewer approves and applies; the map shows the new lines."""

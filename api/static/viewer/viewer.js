@@ -85,6 +85,7 @@ function showUser(user) {
     button.textContent = "登录";
     button.onclick = async () => {
       await login();
+      await started;  // the anonymous view first finishes loading, so it cannot overwrite the signed-in one
       city.user = await getJSON("auth/me");
       showUser(city.user);
       await reload();  // the signed-in view: this user's street
@@ -225,4 +226,4 @@ async function main() {
   if (city.user && window.startProposals) await window.startProposals();
 }
 
-main().catch((e) => say(`载入失败：${e.message}`, true));
+const started = main().catch((e) => say(`载入失败：${e.message}`, true));
