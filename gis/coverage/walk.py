@@ -1,10 +1,11 @@
 """Walking distances along the network: from the nearest of many sources, or from each source.
 
-Each source (a facility, a candidate site) becomes an extra node with one-way edges to the two
-ends of its edge (weights: access + distance to that end), so one multi-source Dijkstra
-(``scipy.sparse.csgraph.dijkstra`` with ``min_only=True`` and ``limit=``) gives every node its
-distance to the nearest source. A target (a building) is reached through either end of its own
-edge, or directly along the edge when a source sits on the same edge.
+Each source (a facility, a candidate site) starts its walk at the two ends of its edge (having
+walked its access and the distance to that end), so Dijkstra searches bounded by the limit,
+each pruned where an earlier source is nearer (:func:`gis.coverage.dijkstra.nearest`), give every
+node its distance to the nearest source.
+A target (a building) is reached through either end of its own edge, or directly along the edge
+when a source sits on the same edge.
 
 Examples
 --------
@@ -20,21 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse import csgraph
 
+from gis.coverage import dijkstra
 from gis.coverage.network import Attachment, Network
-
-
-def _with_sources(net: Network, src: Attachment) -> sparse.csr_matrix:
-    """The network's graph as a directed sparse matrix, plus one node per source (numbered from
-    ``len(net.xy)``) with one-way edges to the two ends of its edge: walks start at a source but
-    never pass through one."""
-    base, m = net.csr, len(src)
-    n = base.shape[0] + m
-    indptr = np.concatenate([base.indptr, base.nnz + np.arange(2, 2 * m + 1, 2, dtype=base.indptr.dtype)])
-    indices = np.concatenate([base.indices, src.ends.T.ravel().astype(base.indices.dtype)])
-    data = np.concatenate([base.data, np.maximum(src.to_ends.T.ravel(), 1e-9)])
-    return sparse.csr_matrix((data, indices, indptr), shape=(n, n))
 
 
 def _same_edge(net: Network, src: Attachment, tgt: Attachment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,13 +41,8 @@ def _same_edge(net: Network, src: Attachment, tgt: Attachment) -> tuple[np.ndarr
 
 
 def node_distance(net: Network, src: Attachment, limit: float = np.inf) -> np.ndarray:
-    """Walking distance from each node of ``net`` to its nearest source (``inf`` beyond ``limit``):
-    one multi-source Dijkstra."""
-    n = len(net.xy)
-    if not len(src):
-        return np.full(n, np.inf)
-    return csgraph.dijkstra(_with_sources(net, src), directed=True, indices=n + np.arange(len(src)),
-                            min_only=True, limit=limit)[:n]
+    """Walking distance from each node of ``net`` to its nearest source (``inf`` beyond ``limit``)."""
+    return dijkstra.nearest(net.csr, src.ends.ravel(), src.to_ends.ravel(), np.tile(np.arange(len(src)), 2), limit)
 
 
 def nearest(net: Network, src: Attachment, tgt: Attachment, limit: float = np.inf, *,
@@ -86,12 +70,11 @@ def nearest(net: Network, src: Attachment, tgt: Attachment, limit: float = np.in
         return best / (best <= limit)  # x / 0 = inf beyond the limit (faster than a masked write)
 
 
-def reach(net: Network, src: Attachment, tgt: Attachment, limit: float, *,
-          cells: int = 20_000_000) -> sparse.csr_matrix:
+def reach(net: Network, src: Attachment, tgt: Attachment, limit: float) -> sparse.csr_matrix:
     """Which targets each source reaches within ``limit``: a boolean (sources × targets) matrix.
 
-    One Dijkstra per source, bounded by ``limit``, run in blocks of about ``cells`` distances;
-    each reached node passes its distance on to the targets on the edges at that node.
+    One Dijkstra per source, bounded by ``limit`` (:func:`gis.coverage.dijkstra.each`); each
+    reached node passes its distance on to the targets on the edges at that node.
 
     >>> import geopandas as gpd
     >>> from shapely import LineString, Point
@@ -102,25 +85,19 @@ def reach(net: Network, src: Attachment, tgt: Attachment, limit: float, *,
     [[True, True, False], [False, True, True]]
     """
     n, m = len(net.xy), len(src)
-    graph = _with_sources(net, src)
     # targets by the node they are reached through: the two ends of their edge, with the offset
     t_node, t_off, t_id = tgt.ends.ravel(), tgt.to_ends.ravel(), np.tile(np.arange(len(tgt)), 2)
     order = np.argsort(t_node, kind="stable")
     t_off, t_id = t_off[order], t_id[order]
     count = np.bincount(t_node, minlength=n)
     start = np.cumsum(count) - count
-    block = max(1, cells // (n + m))
-    rows, cols = [], []
-    for first in range(0, m, block):
-        idx = np.arange(first, min(first + block, m))
-        dist = csgraph.dijkstra(graph, directed=True, indices=n + idx, limit=limit)[:, :n]
-        r, node = np.nonzero(np.isfinite(dist))
-        # expand each reached (source, node) to the targets reached through that node
-        c = count[node]
-        rep = np.repeat(np.arange(len(node)), c)
-        pos = start[node][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(c) - c, c)
-        ok = dist[r[rep], node[rep]] + t_off[pos] <= limit
-        rows.append(idx[r[rep][ok]]), cols.append(t_id[pos][ok])
+    s, node, dist = dijkstra.each(net.csr, src.ends.ravel(), src.to_ends.ravel(), np.tile(np.arange(m), 2), limit)
+    # expand each reached (source, node) to the targets reached through that node
+    c = count[node]
+    rep = np.repeat(np.arange(len(node)), c)
+    pos = start[node][rep] + np.arange(len(rep)) - np.repeat(np.cumsum(c) - c, c)
+    ok = dist[rep] + t_off[pos] <= limit
+    rows, cols = [s[rep][ok]], [t_id[pos][ok]]
     si, ti, d = _same_edge(net, src, tgt)
     rows.append(si[d <= limit]), cols.append(ti[d <= limit])
     r, c = np.concatenate(rows), np.concatenate(cols)
