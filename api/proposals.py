@@ -540,9 +540,26 @@ def _node(geoms: np.ndarray, before: np.ndarray, changed: list[int]) -> list[int
         changed = sorted(set(changed) | set(meet.tolist()))
     # the changed units' noise snaps onto the stored vertices, and the ends of the new lines go into
     # the units they meet: both are noding onto old ∪ fresh at NODE_M
-    geoms[changed] = shapely.remove_repeated_points(node_neighbours(
-        shapely.points(np.r_[old, fresh]), shapely.remove_repeated_points(geoms[changed], NODE_M), NODE_M))
+    geoms[changed] = _no_specks(shapely.remove_repeated_points(node_neighbours(
+        shapely.points(np.r_[old, fresh]), _no_specks(shapely.remove_repeated_points(geoms[changed], NODE_M)),
+        NODE_M)))
     return changed
+
+
+def _no_specks(geoms: np.ndarray) -> np.ndarray:
+    """The polygons without parts or holes of under PIECE_M2: overlay noise where pieces rejoin,
+    which noding may collapse (a hole left with under 4 points makes the polygon invalid, a
+    part of no area makes the unit multipart)."""
+    out = np.asarray(geoms, dtype=object).copy()
+    for i, g in enumerate(out):
+        parts = shapely.get_parts(g)
+        if not any(len(p.interiors) for p in parts) and (len(parts) < 2 or shapely.area(parts).min() > PIECE_M2):
+            continue
+        kept = [shapely.Polygon(p.exterior, [h for h in p.interiors
+                                             if len(h.coords) >= 4 and shapely.Polygon(h).area > PIECE_M2])
+                for p in parts if p.area > PIECE_M2]
+        out[i] = kept[0] if len(kept) == 1 else shapely.MultiPolygon(kept)
+    return out
 
 
 def _grids_into(city: City, street: str, units, geoms: np.ndarray, area, t: int) -> list[tuple[int, float, str]]:
@@ -590,7 +607,7 @@ def _area_into(city: City, units, geoms: np.ndarray, others: np.ndarray, area, p
     moved, pieces = [], []
     for i in np.flatnonzero(shapely.intersects(geoms, area)):
         piece = polygonal(np.array([shapely.intersection(geoms[i], area, grid_size=GRID_M)]))[0]
-        if i != t and piece.area > PIECE_M2:
+        if i != t and piece.area > OUTSIDE_TOLERANCE_M2:
             geoms[i] = polygonal(np.array([shapely.difference(geoms[i], area, grid_size=GRID_M)]))[0]
             moved.append((int(i), float(piece.area), None))
             pieces.append(piece)
