@@ -1,6 +1,7 @@
 """Redraw proposals on both backends: review before approval, the workflow and its roles, bad input,
 atomic apply with history, and a server killed in the middle of applying."""
 
+import dataclasses
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import httpx
+import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
@@ -372,8 +374,10 @@ def test_a_drawn_area_moves_land_and_households_to_the_neighbour(env, sample):
 
 def test_drawn_areas_compose_into_one_draft(env, sample):
     first = drawing(env, lonlat(strip(sample), sample)).json()
-    was_from = shapely.intersection(strip(sample), sample["grids"].set_index("code").geometry[FROM])
-    back = drawing(env, lonlat(was_from, sample), to=FROM, units=first["units"])
+    now = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in first["units"]["features"]],
+                        index=[f["id"] for f in first["units"]["features"]], crs=4326).to_crs(sample.crs)
+    gained = shapely.difference(now[TO], sample["grids"].set_index("code").geometry[TO])  # what FROM gave
+    back = drawing(env, lonlat(gained, sample), to=FROM, units=first["units"])
     assert back.status_code == 200, back.text
     sizes = {s["code"]: s for s in back.json()["sizes"]}
     assert sizes[FROM]["households_after"] == sizes[FROM]["households_before"]  # all came back
@@ -439,9 +443,7 @@ def test_an_estate_moves_whole_to_the_neighbouring_grid(env, sample):
     r = drawing(env, None, estate="明珠家园", grid=FROM)
     assert r.status_code == 200, r.text
     d = r.json()
-    # B003628 (天赐新村) overlaps one of the estate's buildings, and two others overlap it: they go with
-    # the estate (overlapping buildings are not parted)
-    assert d["estate"] == {"name": "明珠家园", "grid": FROM, "with": ["B003614", "B003626", "B003628"]}
+    assert d["estate"] == {"name": "明珠家园", "grid": FROM, "with": []}  # the sample's buildings stand apart
     assert [t["code"] for t in d["taken"]] == [FROM]
     ours = b[(b["grid_code"] == FROM) & ((b["estate"] == "明珠家园") | b["code"].isin(d["estate"]["with"]))]
     sizes = {s["code"]: s for s in d["sizes"]}
@@ -459,11 +461,35 @@ def test_an_estate_moves_whole_to_the_neighbouring_grid(env, sample):
     back = drawing(env, None, estate="明珠家园", grid=TO, to=FROM, units=d["units"])
     assert back.status_code == 200 and {s["code"]: s["households_after"] for s in back.json()["sizes"]}[FROM] == \
         sizes[FROM]["households_before"], back.text
-    msg = error(drawing(env, None, estate="明珠苑", grid=FROM), 400)
+    msg = error(drawing(env, None, estate="凤凰苑", grid=TO, to=FROM), 400)
     assert "不相邻" in msg and "does not border" in msg
     assert "没有小区" in error(drawing(env, None, estate="明珠家园", grid=TO, to=FROM), 400)
     assert "either area" in error(drawing(env, lonlat(strip(sample), sample), estate="明珠家园", grid=FROM), 400)
     assert env.store.version() == 1
+
+
+def test_an_estate_takes_the_buildings_that_overlap_it(tmp_path, sample):
+    """Buildings that overlap are not parted: one of 天赐新村 moved onto a building of 明珠家园 goes
+    with the estate, and is named in ``with``."""
+    b = sample["buildings"].copy()
+    ours = b.index[(b["grid_code"] == FROM) & (b["estate"] == "明珠家园")]
+    other = b.index[(b["grid_code"] == FROM) & (b["estate"] == "天赐新村")][0]
+    target = b.geometry[ours[0]]
+    b.loc[other, "geometry"] = shapely.affinity.translate(
+        b.geometry[other], target.centroid.x - b.geometry[other].centroid.x + 3,
+        target.centroid.y - b.geometry[other].centroid.y)
+    url, _ = open_store("sqlite", tmp_path)
+    e = Env(url, dataclasses.replace(sample, layers={**sample.layers, "buildings": b}))
+    try:
+        r = drawing(e, None, estate="明珠家园", grid=FROM)
+        assert r.status_code == 200, r.text
+        d = r.json()
+        assert d["estate"]["with"] == [b.at[other, "code"]]
+        sizes = {s["code"]: s for s in d["sizes"]}
+        hh = int(b.loc[ours, "households"].sum() + b.at[other, "households"])
+        assert sizes[TO]["households_after"] - sizes[TO]["households_before"] == hh
+    finally:
+        e.store.close()
 
 
 def test_communities_take_whole_grids(env, sample):
@@ -594,3 +620,17 @@ def test_a_server_killed_while_applying_leaves_the_old_city(served_url, tmp_path
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def test_noding_drops_specks_that_would_break_a_unit():
+    """A hole of no area (overlay noise where pieces rejoin) and a part of no area are dropped, so
+    noding cannot turn the unit into a bare ring or make it multipart."""
+    from api.proposals import _no_specks
+
+    shell = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    speck_hole = shapely.Polygon(shell, [[(50, 50), (50.00001, 50), (50, 50.00001)]])
+    flat_part = shapely.MultiPolygon([shapely.Polygon(shell), shapely.Polygon([(200, 0), (300, 0), (300, 1e-7)])])
+    out = _no_specks(np.array([speck_hole, flat_part, shapely.box(0, 0, 1, 1)], dtype=object))
+    assert [g.geom_type for g in out] == ["Polygon", "Polygon", "Polygon"]  # one part left: a Polygon
+    assert len(out[0].interiors) == 0 and out[0].is_valid and out[0].area == 10_000
+    assert out[1].area == pytest.approx(10_000) and out[2].equals(shapely.box(0, 0, 1, 1))

@@ -69,6 +69,13 @@ def test_clean_buildings_and_declared_sums(clean):
     # at least ~8 m from the grid boundary
     d = shapely.distance(B.geometry.values, shapely.boundary(_by_code(G)[B["grid_code"]].values))
     assert d.min() >= 7.9
+    # no two buildings overlap, and nearly all stand 6 m apart (GB 50016)
+    tree = shapely.STRtree(B.geometry.values)
+    left, right = tree.query(B.geometry.values, predicate="intersects")
+    assert (left == right).all()
+    left, right = tree.query(B.geometry.values, predicate="dwithin", distance=5.99)
+    assert (left != right).sum() / 2 < 0.03 * len(B)
+    assert np.median(B.area) > 100
     hh = j.groupby("community_code")["households"].sum()
     res = j.groupby("community_code")["residents"].sum()
     c = C.set_index("code")

@@ -412,7 +412,7 @@ def test_staff_drag_a_shared_vertex(server, page, accounts):
 def test_staff_reassign_an_estate_to_the_neighbouring_grid(server, page, accounts):
     """划转小区: street staff click a building; its estate's buildings in that grid are highlighted;
     they pick the neighbouring grid and see the estate's households move in the side panel."""
-    grid, estate, to = "360102001005-07", "万科家园", "360102001005-08"
+    grid, estate, to = "360102001005-01", "玫瑰小区", "360102001005-02"
     _, city = stored(server)
     b = city["buildings"]
     ours = b[(b["grid_code"] == grid) & (b["estate"] == estate)].to_crs(4326)
