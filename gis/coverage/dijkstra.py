@@ -83,7 +83,7 @@ def _search(indptr, indices, data, seed_node, seed_dist, limit, dist, key, item,
             continue  # a stale entry: v was reached by a shorter walk since
         for e in range(indptr[v], indptr[v + 1]):
             w, nd = indices[e], d + data[e]
-            if nd < dist[w] and nd <= limit:
+            if nd < dist[w] and nd <= limit:  # as for a seed above: a helper for both was 1.6× slower
                 if dist[w] == np.inf and len(touched):
                     touched[n_touched] = w
                     n_touched += 1
