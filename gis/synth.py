@@ -11,7 +11,7 @@ hold 130–470 households, communities 1,150–1,850 and streets 44,000–56,000
 city has no size finding under ``nanchang-2002`` (grids 100–500 households from ``national``).
 A city of fewer than eight communities (about 35 grids) is one street below nanchang's minimum.
 Buildings are rectangles turned alike within a grid (an estate's rows, some across), at least 8 m
-inside it, none overlapping and nearly all 6 m apart (GB 50016's fire separation): placed by random
+inside it (2 m in a tiny one), none overlapping and nearly all 6 m apart (GB 50016's fire separation): placed by random
 sequential adsorption, shrunk where a grid is too full.
 
 Codes: district 360102 (东湖区; a city of more than 999 streets continues in 360103, 360104 …),
