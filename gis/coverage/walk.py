@@ -40,9 +40,14 @@ def _same_edge(net: Network, src: Attachment, tgt: Attachment) -> tuple[np.ndarr
     return s, t, src.access[s] + np.abs(src.along[s] - tgt.along[t]) + tgt.access[t]
 
 
+def _seeds(src: Attachment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(node, distance walked, source) of the two ends of each source's edge: the searches' seeds."""
+    return src.ends.ravel(), src.to_ends.ravel(), np.tile(np.arange(len(src)), 2)
+
+
 def node_distance(net: Network, src: Attachment, limit: float = np.inf) -> np.ndarray:
     """Walking distance from each node of ``net`` to its nearest source (``inf`` beyond ``limit``)."""
-    return dijkstra.nearest(net.csr, src.ends.ravel(), src.to_ends.ravel(), np.tile(np.arange(len(src)), 2), limit)
+    return dijkstra.nearest(net.csr, *_seeds(src), limit)
 
 
 def nearest(net: Network, src: Attachment, tgt: Attachment, limit: float = np.inf, *,
@@ -91,7 +96,7 @@ def reach(net: Network, src: Attachment, tgt: Attachment, limit: float) -> spars
     t_off, t_id = t_off[order], t_id[order]
     count = np.bincount(t_node, minlength=n)
     start = np.cumsum(count) - count
-    s, node, dist = dijkstra.each(net.csr, src.ends.ravel(), src.to_ends.ravel(), np.tile(np.arange(m), 2), limit)
+    s, node, dist = dijkstra.each(net.csr, *_seeds(src), limit)
     # expand each reached (source, node) to the targets reached through that node
     c = count[node]
     rep = np.repeat(np.arange(len(node)), c)
