@@ -2,7 +2,9 @@
 
 Columns (DESIGN.md): ``code``, ``severity`` (``error`` for the four principles, ``warning`` for
 advisories), ``layer``, ``ids`` (list of unit codes), ``parent``, ``area_m2``, ``value``, ``limit``,
-``rule``, ``source`` (seed document), ``message`` (Chinese) and ``geometry`` (in the city's CRS).
+``rule``, ``source`` (seed document), ``message`` (Chinese), ``lies_in`` (for ``orphan`` and
+``outside_parent``: the code of the unit of the parent level the unit lies mostly in, when that is
+not its declared parent) and ``geometry`` (in the city's CRS).
 
 Examples
 --------
@@ -27,7 +29,7 @@ import shapely
 from gis.atomic import replacing
 
 COLUMNS = ["code", "severity", "layer", "ids", "parent", "area_m2", "value", "limit", "rule", "source",
-           "message"]
+           "message", "lies_in"]
 
 #: Every finding code, its severity and the principle it serves.
 CODES: dict[str, str] = {
@@ -37,7 +39,12 @@ CODES: dict[str, str] = {
     "misassigned_building": "error", "households_mismatch": "error", "size_below": "warning",
     "size_above": "warning", "merge_candidate": "warning", "facility_shortfall": "warning",
     "uncovered": "warning",
+    # defects of single features found on reading (gis.io) and of the road network (gis.coverage)
+    "empty_geometry": "error", "missing_code": "error", "parent_inferred": "warning", "network_piece": "warning",
 }
+
+#: Codes that only real data shows (``gis.synth`` cities are written to the model's conventions).
+READ_CODES = ("empty_geometry", "missing_code", "parent_inferred", "network_piece")
 
 
 def findings(rows, crs) -> gpd.GeoDataFrame:

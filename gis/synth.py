@@ -75,7 +75,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from gis.findings import CODES
+from gis.findings import CODES, READ_CODES
 from gis.model import City
 
 CRS = "EPSG:4548"
@@ -84,7 +84,7 @@ DISTRICT = 360102
 GRID = 2.0 ** -10  # coordinate grid (≈1 mm), exact in binary floating point
 CELL_AREA = 55_000.0  # mean grid area, m²
 
-PLANT_KEYS: tuple[str, ...] = tuple(c for c in CODES if c not in ("facility_shortfall", "uncovered")) + (
+PLANT_KEYS: tuple[str, ...] = tuple(c for c in CODES if c not in ("facility_shortfall", "uncovered", *READ_CODES)) + (
     "gap@communities", "gap@streets")
 #: Plant one of every code (and the community and street gaps).
 PLANT_ALL: dict[str, int] = {k: 1 for k in PLANT_KEYS}
