@@ -168,10 +168,18 @@ def coverage(
     site: int = typer.Option(0, help="Suggest this many new sites per kind with uncovered households."),
     map_: Optional[Path] = typer.Option(None, "--map", "-m", help="Write a coverage map (HTML, works offline)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (default) or json on stdout."),
+    strict_network: bool = typer.Option(False, "--strict-network",
+                                        help="Refuse a road network in several unconnected pieces (exit 2) "
+                                             "instead of reporting each piece but the largest as a "
+                                             "network_piece warning."),
 ):
     """Facility standards per community and walking coverage of buildings along the roads.
 
-    Exit code: 0 done (shortfalls and uncovered buildings are warnings), 2 the input could not be read.
+    A road network in unconnected pieces is walked as it is: a building on a piece without a
+    facility of a kind is uncovered, and each piece but the largest is a network_piece warning.
+
+    Exit code: 0 done (shortfalls, uncovered buildings and network pieces are warnings), 2 the input
+    could not be read (or, with --strict-network, the roads fall apart in pieces).
     """
     from gis import read_city
     from gis.coverage import coverage as run
@@ -181,7 +189,7 @@ def coverage(
         with err.status("reading…") as status:
             c = read_city(city)
             status.update("walking…")
-            cov = run(c, rules, kinds=kind or None, minutes=minutes, site=site)
+            cov = run(c, rules, kinds=kind or None, minutes=minutes, site=site, connected=strict_network)
             if map_:
                 from gis.maps import coverage_map, save_map
                 status.update(f"drawing {map_}…")
@@ -224,6 +232,11 @@ def coverage(
     counts = found.groupby(["code", "rule"]).size()
     for (code, rule), n in counts.items():
         console.print(f"{code} · {rule}: {n:,}")
+    cut = found[found["code"] == "network_piece"]
+    for r in cut.head(10).itertuples():  # where the roads are cut: the pieces' first roads
+        console.print(escape(f"  {r.message}（{', '.join(r.ids[:5])}{' …' if len(r.ids) > 5 else ''}）"))
+    if len(cut) > 10:
+        console.print(f"  … {len(cut) - 10:,} more pieces (--format json or --map for all)")
     if map_:
         err.print(f"map: {map_}")
 

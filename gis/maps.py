@@ -444,7 +444,8 @@ def coverage_map(city, cov, kinds=None, *, area_width: float = 25.0) -> folium.M
     Per facility kind: its service area (the road pieces within the walking distance of a facility,
     widened by ``area_width`` metres), its facilities, the buildings beyond the distance
     (highlighted) and the suggested new sites with the households each would add. Communities are
-    outlined; a legend names the kinds in Chinese. Save it with ``save_map`` (works offline).
+    outlined, pieces of road cut off from the main network (``network_piece`` findings) drawn in
+    orange; a legend names the kinds in Chinese. Save it with ``save_map`` (works offline).
 
     Examples
     --------
@@ -503,6 +504,12 @@ def coverage_map(city, cov, kinds=None, *, area_width: float = 25.0) -> folium.M
                     f'{name}（步行 {r:,.0f} m）</div>')
     rows += ['<div><i class="dot" style="background:#ff9896;border:2px solid #d62728"></i>未覆盖建筑</div>',
              '<div><i class="dot" style="background:#fff;border:3px solid #333"></i>建议新址</div>']
+    cut = cov.findings[cov.findings["code"] == "network_piece"]
+    if len(cut):
+        color = SEVERITY_COLORS["warning"]
+        _geojson(_wgs84(cut.assign(tip=cut["message"])[["tip", "geometry"]]), f"不相连的道路块 ({len(cut)})",
+                 {"color": color, "weight": 5, "opacity": 0.9}).add_to(m)
+        rows.append(f'<div><i class="sq" style="background:{color}"></i>不相连的道路块</div>')
     folium.LayerControl(collapsed=False).add_to(m)
     root = m.get_root()
     root.header.add_child(folium.Element(_CSS))

@@ -315,11 +315,12 @@ def test_unknown_facility_kind():
         coverage(c)
 
 
-def test_disconnected_network():
+def test_disconnected_network_is_refused_only_when_strict():
     c = city([LineString([(0, 0), (10, 0)]), LineString([(0, 50), (10, 50)])], [Point(0, 0)], [])
     with pytest.raises(InputError, match="falls apart in 2 unconnected pieces; roads of the smaller pieces: R2"):
-        coverage(c)
-    assert len(coverage(c, connected=False).table)
+        coverage(c, connected=True)
+    found = coverage(c).findings  # tests/test_network_pieces.py: the pieces as findings
+    assert found.loc[found["code"] == "network_piece", "ids"].tolist() == [["R2"]]
 
 
 def test_minutes_not_in_rule_set():

@@ -6,6 +6,9 @@ road network to the nearest facility of that kind; buildings farther than the ru
 ``uncovered`` findings, and ``site=k`` suggests ``k`` new sites among the network's nodes that
 cover the most uncovered households. Standards (counts, sizes, floor area per households) give
 ``facility_shortfall`` findings; cameras give ``uncovered`` intersections and residential roads.
+A road network in several unconnected pieces is walked as it is (a building whose piece holds no
+facility of a kind is uncovered for it); each piece but the largest is a ``network_piece`` warning
+(``gis.coverage.pieces``), or with ``connected=True`` the network is refused.
 
 Examples
 --------
@@ -37,15 +40,15 @@ import pandas as pd
 import shapely
 
 from gis import findings as fnd
-from gis.coverage import cameras, siting, standards, walk
+from gis.coverage import cameras, pieces, siting, standards, walk
 from gis.coverage.kinds import KINDS, known_kinds, label
-from gis.coverage.network import Attachment, Network, at_nodes, attach, build_network, off_ground
+from gis.coverage.network import Attachment, Network, at_nodes, attach, build_network, off_ground, road_ids
 from gis.errors import InputError
 from gis.model import City
 from gis.rules import RuleSet, load_rules
 
 __all__ = ["coverage", "Coverage", "radii", "suggest", "build_network", "attach", "at_nodes", "KINDS",
-           "Network", "Attachment", "position", "standards", "walk", "siting", "cameras"]
+           "Network", "Attachment", "position", "standards", "walk", "siting", "cameras", "pieces"]
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Coverage:
     Attributes
     ----------
     findings : GeoDataFrame
-        ``facility_shortfall`` and ``uncovered`` findings, with ``attrs["summary"]``.
+        ``facility_shortfall``, ``uncovered`` and ``network_piece`` findings, with ``attrs["summary"]``.
     table : DataFrame
         Per community and kind: ``radius_m``, ``buildings``, ``households``, ``covered_households``,
         ``share`` (of households), ``residents``, ``covered_residents``, ``uncovered_buildings``.
@@ -154,7 +157,7 @@ def position(net: Network, spots: Attachment) -> np.ndarray:
 
 
 def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minutes: int | None = None,
-             site: int = 0, exact: bool = False, connected: bool = True) -> Coverage:
+             site: int = 0, exact: bool = False, connected: bool = False) -> Coverage:
     """Standards, walking coverage and (with ``site=k``) ``k`` suggested new sites per kind.
 
     Parameters
@@ -176,7 +179,10 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     exact : bool
         Solve the siting exactly (``scipy.optimize.milp``) instead of greedily; small cities only.
     connected : bool
-        Refuse a road network in several unconnected pieces (default).
+        Refuse a road network in several unconnected pieces (``InputError``). By default it is
+        walked as it is: a building whose piece holds no facility of a kind is uncovered for it, and
+        each piece but the largest (most road length) is a ``network_piece`` warning on layer
+        ``roads`` (``ids`` its roads, ``value`` the households attached to it).
     """
     rules = load_rules(rules)
     for layer in ("roads", "buildings"):
@@ -194,7 +200,11 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
     fac = fac[fac.geometry.notna() & ~fac.geometry.is_empty]
     kind = known_kinds(fac, rules)
     radius = radii(rules, [k for k in kinds if k != "camera"] if kinds is not None else None, minutes)
-    net = build_network(city.metric("roads"), connected=connected)
+    roads = city.metric("roads")
+    try:
+        net = build_network(roads, connected=connected)
+    except InputError as e:
+        raise InputError(e.problem, file=city.source, layer="roads") from None
     walls = city.metric("barriers") if "barriers" in city else gpd.GeoDataFrame(geometry=[], crs=crs)
     walls = walls.geometry.values[walls.geometry.notna().to_numpy() & ~off_ground(walls)]
     b_att, f_att = attach(net, b.geometry.values, walls), attach(net, fac.geometry.values, walls)
@@ -239,13 +249,12 @@ def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minut
                      "residents_gained": gained_res},
                     geometry=position(net, cand.take(chosen)), crs=crs))
 
+    rows += pieces.piece_findings(net, roads, b_att, hh, rules)
     cam_summary = {}
     cam_rules = [x for x in rules.facilities if "camera" in x.kinds and x.view_radius_m]
     if cam_rules and (kinds is None or "camera" in kinds):
-        roads = city.metric("roads")
-        road_codes = roads["code"].astype(str).to_numpy() if "code" in roads else np.arange(len(roads)).astype(str)
         cam_rows, cam_summary = cameras.camera_findings(
-            net, fac[kind == "camera"], cam_rules[0].view_radius_m, b_att.edge[hh > 0], road_codes,
+            net, fac[kind == "camera"], cam_rules[0].view_radius_m, b_att.edge[hh > 0], road_ids(roads),
             rule=cam_rules[0].rule, source=cam_rules[0].source)
         rows += cam_rows
     for level, parent in (("communities", "street_code"), ("streets", "district_code")):

@@ -7,6 +7,8 @@ street beneath it. The meeting points and the road ends are the nodes (points wi
 metres of each other are one), the pieces of road between them the edges, weighted by their
 length. A building or facility reaches the network at the nearest point of the nearest edge whose
 straight access line crosses no barrier (a river, a railway); the access distance is walked too.
+Real road data often falls apart in pieces that do not connect (a clipped extract, a river whose
+bridge is missing): ``Network.piece`` numbers them, 0 the largest.
 
 Examples
 --------
@@ -19,8 +21,9 @@ Examples
 >>> a = attach(net, [Point(30, 10)])
 >>> a.to_ends.ravel().tolist(), a.access.tolist()  # walking metres to the two ends of its edge
 ([40.0, 80.0], [10.0])
->>> len(build_network(roads.assign(bridge=["yes", None]), connected=False).xy)  # an overpass: no junction
-4
+>>> over = build_network(roads.assign(bridge=["yes", None]))  # an overpass: no junction
+>>> len(over.xy), over.piece.tolist()  # two pieces: the longer road is piece 0
+(4, [0, 0, 1, 1])
 """
 
 from __future__ import annotations
@@ -74,6 +77,16 @@ class Network:
         n = len(self.xy)
         return sparse.csr_matrix((np.r_[w, w], (np.r_[lo, hi], np.r_[hi, lo])), shape=(n, n))
 
+    @cached_property
+    def piece(self) -> np.ndarray:
+        """The connected piece of each node: 0 the one with the most road length, then 1, 2… by
+        decreasing length (ties: the piece met first). Walks never cross between pieces."""
+        n, label = csgraph.connected_components(self.csr, directed=False)
+        length = np.bincount(label[self.u], weights=self.length, minlength=n)
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.lexsort((np.arange(n), -length))] = np.arange(n)
+        return rank[label]
+
 
 def off_ground(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """Whether each feature is a bridge or a tunnel: a ``bridge`` or ``tunnel`` value not in ``NO``.
@@ -91,7 +104,22 @@ def off_ground(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: bool = True) -> Network:
+def road_ids(roads: gpd.GeoDataFrame) -> np.ndarray:
+    """The id of each road in findings and messages: its ``code``, else (no column, or no value)
+    its row number from 0 as text.
+
+    >>> road_ids(gpd.GeoDataFrame({"code": ["R1", None, " "]}, geometry=[None] * 3)).tolist()
+    ['R1', '1', '2']
+    """
+    rows = np.arange(len(roads)).astype(str).astype(object)
+    if "code" not in roads:
+        return rows
+    code = roads["code"].astype("string").str.strip()
+    given = (code.notna() & (code != "")).to_numpy()
+    return np.where(given, code.fillna("").to_numpy(dtype=object), rows)
+
+
+def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: bool = False) -> Network:
     """The walking network of ``roads`` (LineStrings in a metric CRS).
 
     Parameters
@@ -104,8 +132,9 @@ def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: boo
     snap : float
         Points of two roads closer than this (metres) meet.
     connected : bool
-        Raise ``InputError`` when the network falls apart in several pieces (a building on an
-        island piece could never reach a facility on another); ``False`` keeps them all.
+        Raise ``InputError`` when the network falls apart in several pieces (a building on one
+        piece can never reach a facility on another); by default they are all kept (see
+        ``Network.piece``).
 
     Examples
     --------
@@ -113,10 +142,12 @@ def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: boo
     >>> from shapely import LineString
     >>> roads = gpd.GeoDataFrame({"code": ["R1", "R2"]},
     ...     geometry=[LineString([(0, 0), (100, 0)]), LineString([(0, 50), (100, 50)])])
-    >>> build_network(roads)
+    >>> build_network(roads).piece.tolist()
+    [0, 0, 1, 1]
+    >>> build_network(roads, connected=True)
     Traceback (most recent call last):
     ...
-    gis.errors.InputError: layer roads: the road network falls apart in 2 unconnected pieces; roads of the smaller pieces: R2 (walks cannot cross between them: join them, or pass connected=False)
+    gis.errors.InputError: layer roads: the road network falls apart in 2 unconnected pieces; roads of the smaller pieces: R2 (no walk crosses between pieces: join them, or drop --strict-network / connected=True to get a network_piece warning per piece)
     """
     geoms = np.asarray(roads.geometry.values, dtype=object) if len(roads) else np.array([], dtype=object)
     kept = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (1, 5)))  # LineStrings, MultiLineStrings
@@ -130,16 +161,12 @@ def build_network(roads: gpd.GeoDataFrame, *, snap: float = 0.01, connected: boo
         if "layer" in roads else np.zeros(len(road))
     xy, u, v, parts, line = _node(lines, layer, ~off_ground(roads)[road], snap)
     net = Network(xy, u, v, shapely.length(parts), parts, road[line])
-    if connected:
-        n_parts, label = csgraph.connected_components(net.csr, directed=False)
-        if n_parts > 1:
-            main = np.bincount(label[net.u], weights=net.length).argmax()
-            stray = np.unique(net.road[label[net.u] != main])
-            codes = roads["code"].astype(str).to_numpy()[stray] if "code" in roads else stray.astype(str)
-            shown = ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
-            raise InputError(f"the road network falls apart in {n_parts} unconnected pieces; roads of the smaller "
-                             f"pieces: {shown} (walks cannot cross between them: join them, or pass "
-                             "connected=False)", layer="roads")
+    if connected and net.piece.max() > 0:
+        codes = road_ids(roads)[np.unique(net.road[net.piece[net.u] > 0])]
+        shown = ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
+        raise InputError(f"the road network falls apart in {net.piece.max() + 1} unconnected pieces; roads of the "
+                         f"smaller pieces: {shown} (no walk crosses between pieces: join them, or drop "
+                         "--strict-network / connected=True to get a network_piece warning per piece)", layer="roads")
     return net
 
 
