@@ -61,20 +61,29 @@ def load(
 
 def export(
     out: Path = typer.Argument(..., help="GeoPackage to write (replaced all or nothing)."),
+    crs: Optional[str] = typer.Option(None, "--crs", help="Write in this CRS: GCJ-02 (Amap, Tencent) or BD-09 (Baidu), "
+                                                          "as those web maps take them (lon/lat labelled EPSG:4326), "
+                                                          "or any CRS pyproj knows (EPSG:4326, EPSG:4547 …); "
+                                                          "default: the stored one."),
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
 ):
     """Write the stored city to a GeoPackage (opens in QGIS; reads back with wangge check)."""
     from api.store import Store
+    from gis.chinacrs import to_crs
     from gis.io import write_city
+    from gis.model import City
 
     try:
         with err.status("exporting…"):
             store = Store(_settings(db).database_url)
             version, c = store.snapshot()
+            if crs is not None:
+                c = City({name: to_crs(gdf, crs) for name, gdf in c.layers.items()}, source=c.source,
+                         metric_crs=c.metric_crs)
             write_city(c, out)
     except WanggeError as e:
         _fail(e)
-    err.print(f"wrote version {version} to {escape(str(out))}", highlight=False)
+    err.print(f"wrote version {version} to {escape(str(out))}" + (f" in {escape(crs)}" if crs else ""), highlight=False)
 
 
 def serve(
