@@ -47,6 +47,19 @@ CODES: dict[str, str] = {
 READ_CODES = ("empty_geometry", "missing_code", "parent_inferred", "network_piece")
 
 
+def finding(code: str, layer: str, ids, geometry, message: str, *, rule: str, source: str | None = None,
+            severity: str | None = None, parent=None, area=None, value=None, limit=None, lies_in=None) -> dict:
+    """One finding row (a dict in ``COLUMNS`` + ``geometry``); ``severity`` defaults to the code's.
+
+    >>> row = finding("gap", "grids", ["G1"], None, "空白 12.5 m²", rule="地无空白", source="002", area=12.5)
+    >>> row["severity"], row["ids"], row["lies_in"]
+    ('error', ['G1'], None)
+    """
+    return {"code": code, "severity": severity or CODES.get(code), "layer": layer, "ids": list(ids),
+            "parent": parent, "area_m2": area, "value": value, "limit": limit, "rule": rule, "source": source,
+            "message": message, "lies_in": lies_in, "geometry": geometry}
+
+
 def findings(rows, crs) -> gpd.GeoDataFrame:
     """A findings GeoDataFrame from a list of dicts or a DataFrame with (some of) ``COLUMNS``."""
     df = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
@@ -56,6 +69,8 @@ def findings(rows, crs) -> gpd.GeoDataFrame:
         out["severity"] = out["severity"].fillna(out["code"].map(CODES))
     for c in ("area_m2", "value", "limit"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    for c in ("parent", "lies_in"):
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
     geom = np.asarray(geometry, dtype=object) if geometry is not None else np.full(len(df), None)
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geom, crs=crs).values, crs=crs)
 

@@ -45,11 +45,13 @@ import pyogrio
 import pyproj
 import shapely
 
+from gis import chinacrs, reading
 from gis.atomic import replacing
 from gis.errors import InputError
-from gis.model import GEOMETRY, LEVELS, PARENT, REQUIRED, SCHEMA, City
+from gis.model import LEVELS, PARENT, REQUIRED, SCHEMA, City
+from gis.reading import ROW
 
-OPTIONS = {"source", "encoding", "layer"}
+OPTIONS = {"source", "encoding", "layer", "crs"}
 
 
 def read_city(path, *, crs=None) -> City:
@@ -85,12 +87,7 @@ def read_mapping(path) -> City:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"not a valid TOML mapping file: {e}", file=path) from None
-    crs = spec.get("crs")
-    if crs is not None:
-        try:
-            pyproj.CRS.from_user_input(crs)
-        except pyproj.exceptions.CRSError as e:
-            raise InputError(f"crs = {crs!r} is not a known CRS: {_clean(e)}", file=path) from None
+    crs = _check_crs(spec.get("crs"), path)
     layers_spec = spec.get("layers")
     if not isinstance(layers_spec, dict) or not layers_spec:
         raise InputError("the mapping has no [layers.NAME] tables", file=path)
@@ -107,14 +104,28 @@ def read_mapping(path) -> City:
         if unknown:
             raise InputError(f"[layers.{lyr}] maps unknown columns {unknown}; standard columns: "
                              f"{', '.join(SCHEMA[lyr])}", file=path)
+        layer_crs = _check_crs(opts.get("crs"), path, f"[layers.{lyr}] ") or crs
         parts = []
         for file, layer_name in _sources(path.parent, opts, lyr, path):
-            parts.append(_read_source(file, layer_name, lyr, columns, opts.get("encoding"), crs))
+            parts.append(_read_source(file, layer_name, lyr, columns, opts.get("encoding"), layer_crs))
         gdf = parts[0] if len(parts) == 1 else pd.concat([p.to_crs(parts[0].crs) for p in parts], ignore_index=True)
         layers[lyr] = gpd.GeoDataFrame(gdf, geometry="geometry", crs=parts[0].crs)
     if not any(lyr in LEVELS for lyr in layers):
         raise InputError(f"the mapping names no unit layer ({', '.join(LEVELS)})", file=path)
     return _assemble(layers, path)
+
+
+def _check_crs(crs, mapping: Path, where: str = "") -> str | None:
+    """``crs`` of a mapping file as given, once it is known: a CRS pyproj knows, or the datum of a
+    Chinese web map (``GCJ-02``, ``BD-09``: :mod:`gis.chinacrs`)."""
+    if crs is None or chinacrs.datum(crs):
+        return crs
+    try:
+        pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as e:
+        raise InputError(f"{where}crs = {crs!r} is not a known CRS (nor GCJ-02 or BD-09): {_clean(e)}",
+                         file=mapping) from None
+    return crs
 
 
 def _sources(base: Path, opts: dict, lyr: str, mapping: Path) -> list[tuple[Path, str | None]]:
@@ -194,23 +205,39 @@ def _read_source(file: Path, layer: str | None, lyr: str, columns: dict, encodin
         raise InputError(f"cannot read: {_clean(e)}", **where) from None
     if osm:
         gdf = _from_osm(gdf, lyr)
+    shift = chinacrs.datum(crs) if crs is not None else None
     if gdf.crs is None:
         if crs is None:
             raise InputError("no CRS: the source has none and the mapping sets no crs = \"EPSG:…\"", **where)
-        gdf = gdf.set_crs(crs)
+        gdf = gdf.set_crs(4326 if shift else crs)
+    if shift:  # lon/lat read off a Chinese web map, whatever the file says: back to WGS84
+        gdf = chinacrs.to_wgs84(gdf.to_crs(4326), shift)
+    gdf = _rename(gdf, columns, where)
+    if "code" not in gdf.columns and "name" in gdf.columns and lyr in LEVELS:
+        gdf["code"] = gdf["name"]  # a layer of names only: its names are its codes
+    for col in REQUIRED[lyr]:
+        if col not in gdf.columns:
+            also = "; a layer of names only: name = \"source column\"" if col == "code" else ""
+            raise InputError(f"required column {col!r} missing: map it in the mapping file "
+                             f"({col} = \"source column\"{also})", **where)
+    gdf[ROW] = [f"{file.name}{':' + layer if layer and layer != lyr else ''} 第 {i} 行"
+                for i in range(1, len(gdf) + 1)]
+    return _coerce(gdf, lyr, where)
+
+
+def _rename(gdf: gpd.GeoDataFrame, columns: dict, where: dict) -> gpd.GeoDataFrame:
+    """The standard columns from their mapped source columns (one source column may give several,
+    e.g. ``code`` and ``name`` of a layer of names only); source columns named like a mapped
+    standard column give way to it."""
     missing = [src for std, src in columns.items() if src not in gdf.columns]
     if missing:
         raise InputError(f"mapped column(s) {missing} not in the source (it has: "
                          f"{', '.join(c for c in gdf.columns if c != 'geometry')})", **where)
-    rename = {src: std for std, src in columns.items()}
-    gdf = gdf.drop(columns=[c for c in gdf.columns if c in rename.values() and c not in rename])
-    gdf = gdf.rename(columns=rename)
-    for col in REQUIRED[lyr]:
-        if col not in gdf.columns:
-            raise InputError(f"required column {col!r} missing: map it in the mapping file "
-                             f"({col} = \"source column\")", **where)
-    _validate_geometry(gdf, lyr, where)
-    return _coerce(gdf, lyr, where)
+    mapped = {std: gdf[src] for std, src in columns.items()}
+    gdf = gdf.drop(columns=[c for c in gdf.columns if c in columns.values() or c in columns])
+    for std, values in mapped.items():
+        gdf[std] = values
+    return gdf
 
 
 def _feature_label(gdf: gpd.GeoDataFrame, i: int) -> str:
@@ -223,16 +250,6 @@ def _first_bad(gdf, mask: np.ndarray, where: dict, problem: str):
     if len(bad):
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise InputError(problem + more, feature=_feature_label(gdf, bad[0]), **where)
-
-
-def _validate_geometry(gdf: gpd.GeoDataFrame, lyr: str, where: dict) -> None:
-    geoms = gdf.geometry.values
-    _first_bad(gdf, shapely.is_missing(geoms) | shapely.is_empty(geoms), where, "empty or missing geometry")
-    types = np.asarray(gdf.geom_type)
-    allowed = GEOMETRY[lyr]
-    bad = ~np.isin(types, allowed)
-    if bad.any():
-        _first_bad(gdf, bad, where, f"geometry is {types[bad][0]}, expected {' or '.join(allowed)}")
 
 
 def _coerce(gdf: gpd.GeoDataFrame, lyr: str, where: dict) -> gpd.GeoDataFrame:
@@ -263,17 +280,41 @@ def _coerce(gdf: gpd.GeoDataFrame, lyr: str, where: dict) -> gpd.GeoDataFrame:
 
 
 def _assemble(layers: dict[str, gpd.GeoDataFrame], source: Path) -> City:
-    """One CRS for all layers, then infer absent parent codes from the parent layer."""
+    """One CRS for all layers, then the reading rule (:mod:`gis.reading`): defects of single
+    features as findings, the features of one unit as one, parent codes by name or by location."""
     if not any(len(v) for v in layers.values()):
         raise InputError(f"no features in any layer ({', '.join(layers)})", file=source)
     crs = next(iter(layers.values())).crs
-    layers = {k: (v if v.crs.equals(crs) else v.to_crs(crs)).reset_index(drop=True) for k, v in layers.items()}
-    city = City(layers, source=str(source))
+    defects = []
+    for k, v in layers.items():
+        v = (v if v.crs.equals(crs) else v.to_crs(crs)).reset_index(drop=True)
+        layers[k], rows = reading.screen(v, k)
+        defects += rows
+    city = City({k: v.reset_index(drop=True) for k, v in layers.items()}, source=str(source))
+    for lyr in city.levels:
+        city.layers[lyr], city.parts[lyr] = reading.dissolve_parts(city[lyr], city.metric(lyr))
+        city.layers[lyr] = city.layers[lyr].reset_index(drop=True)
+        city._metric.pop(lyr, None)
     for lyr, (parent, col) in PARENT.items():
-        if lyr in city and parent in city and col not in city[lyr].columns:
-            codes = infer_parent(city.metric(lyr), city.metric(parent))
-            city.layers[lyr][col] = pd.Series(codes, index=city.layers[lyr].index, dtype=object)  # None, not NaN
-            city._metric.pop(lyr, None)
+        if lyr not in city or parent not in city:
+            continue
+        gdf = city.layers[lyr]
+        if col in gdf and lyr not in LEVELS:
+            continue  # a building's or facility's declared place is checked as declared
+        needed = np.ones(len(gdf), bool) if col not in gdf else reading.blank(gdf[col])
+        inferred = np.full(len(gdf), None, dtype=object)
+        if needed.any():
+            inferred[needed] = infer_parent(city.metric(lyr)[needed], city.metric(parent))
+        if col not in gdf:
+            gdf[col] = pd.Series(inferred, index=gdf.index, dtype=object)  # None, not NaN
+        else:
+            gdf[col], rows = reading.link_parents(gdf, city[parent], col, lyr, inferred)
+            defects += rows
+        city._metric.pop(lyr, None)
+    for lyr, gdf in city.layers.items():
+        city.layers[lyr] = gdf.drop(columns=[ROW], errors="ignore")
+    city._metric.clear()
+    city.defects = defects
     return city
 
 

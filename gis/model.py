@@ -52,7 +52,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     "barriers": {"code": "str", "name": "str", "kind": "str", "bridge": "str", "tunnel": "str", "layer": "str"},
 }
 
-#: Columns a layer must have (after mapping); parent codes are inferred when absent.
+#: Columns a layer must have (after mapping; a unit layer of names only takes its names as codes);
+#: parent codes are inferred when absent.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "streets": ("code",), "communities": ("code",), "grids": ("code",),
     "buildings": ("households",), "facilities": ("kind",), "roads": (), "barriers": (),
@@ -106,11 +107,17 @@ class City:
         Standard layers (see ``SCHEMA``), all in one CRS.
     source : str
         Where the city was read from, for messages.
+    defects : list of dict
+        Finding rows of single features found on reading (:mod:`gis.reading`), in the layers' CRS.
+    parts : dict of str to GeoDataFrame
+        Per unit level, the units stored in several features (:func:`gis.reading.dissolve_parts`).
     """
 
     layers: dict[str, gpd.GeoDataFrame]
     source: str = "<memory>"
     metric_crs: pyproj.CRS | None = None
+    defects: list[dict] = field(default_factory=list, repr=False)
+    parts: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _metric: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

@@ -73,12 +73,12 @@ def gpkg_no_unit_layer(d):
 
 
 def missing_mapped_column(d):
-    streets().rename(columns={"code": "街道编码"}).to_file(d / "s.geojson", engine="pyogrio")
+    streets().rename(columns={"code": "街道编码", "name": "街道名称"}).to_file(d / "s.geojson", engine="pyogrio")
     return toml(d / "m.toml", '[layers.streets]\nsource = "s.geojson"\ncode = "街道代码"\n')
 
 
 def required_column_missing(d):
-    streets().rename(columns={"code": "街道编码"}).to_file(d / "s.geojson", engine="pyogrio")
+    streets().rename(columns={"code": "街道编码", "name": "街道名称"}).to_file(d / "s.geojson", engine="pyogrio")
     return toml(d / "m.toml", '[layers.streets]\nsource = "s.geojson"\n')
 
 
@@ -92,19 +92,6 @@ def bad_mapping_crs(d):
     streets().to_file(d / "s.shp", engine="pyogrio")
     (d / "s.prj").unlink()
     return toml(d / "m.toml", 'crs = "EPSG:不存在"\n[layers.streets]\nsource = "s.shp"\n')
-
-
-def empty_geometry(d):
-    return gpkg(d / "城市.gpkg", streets=streets(geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), Polygon()]))
-
-
-def null_geometry(d):
-    streets(geometry=[None, box(X0, Y0, X0 + 1000, Y0 + 1000)]).to_file(d / "s.geojson", engine="pyogrio")
-    return toml(d / "m.toml", '[layers.streets]\nsource = "s.geojson"\n')
-
-
-def point_geometry(d):
-    return gpkg(d / "城市.gpkg", streets=streets(geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), Point(X0, Y0)]))
 
 
 def gbk_without_cpg(d):
@@ -189,10 +176,6 @@ CASES = {
     "required_column_missing": (required_column_missing, ["s.geojson", "layer streets", "required column 'code'"]),
     "no_crs": (no_crs, ["s.shp", "layer streets", "no CRS"]),
     "bad_mapping_crs": (bad_mapping_crs, ["m.toml", "EPSG:不存在"]),
-    "empty_geometry": (empty_geometry, ["城市.gpkg", "layer streets", "feature 2 (code 360102002)", "empty"]),
-    "null_geometry": (null_geometry, ["s.geojson", "layer streets", "feature 1 (code 360102001)", "missing"]),
-    "point_geometry": (point_geometry,
-                       ["城市.gpkg", "layer streets", "feature 2 (code 360102002)", "Point", "Polygon"]),
     "gbk_without_cpg": (gbk_without_cpg, ["jd.shp", "layer streets", "not utf-8", 'encoding = "gbk"']),
     "unknown_encoding": (unknown_encoding, ["jd.shp", "layer streets", "unknown encoding", "gbkk"]),
     "text_households": (text_households,

@@ -191,12 +191,14 @@ def test_twelve_digit_integer_code_is_exact_text(tmp_path, fmt):
 
 
 def test_integer_code_with_a_gap_is_exact_text(tmp_path):
-    """A null makes the code column float on reading; it still comes back without '.0'."""
+    """A null makes the code column float on reading; it still comes back without '.0' (and the
+    blank code is a ``missing_code`` finding, kept as its row: ``gis.reading``)."""
     comm = standard_layers()["communities"]
     comm["code"] = pd.array([360102001003, None], dtype="Int64")
     comm.to_file(tmp_path / "c.geojson", engine="pyogrio")
     city = read_city(write_toml(tmp_path / "m.toml", '[layers.communities]\nsource = "c.geojson"\n'))
-    assert city["communities"]["code"].tolist() == ["360102001003", None]
+    assert city["communities"]["code"].tolist() == ["360102001003", "row-2"]
+    assert [r["code"] for r in city.defects] == ["missing_code"]
 
 
 # --------------------------------------------------------------------------------------------

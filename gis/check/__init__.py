@@ -84,12 +84,13 @@ def check(city: City, rules: str | RuleSet = "national", *,
         for name in city.levels:  # while GEOS validates each level's coverage in the pool
             say(f"{name}: geometry and nesting")
             lv = levels[name] = Level.of(city.metric(name), name, pool)
-            rows += topology.invalid_geometry(lv, rules) + topology.duplicate_ids(lv, rules)
-            rows += topology.multiparts(lv, rules)
+            parts = city.parts[name].to_crs(city.metric_crs) if name in city.parts else None
+            rows += topology.invalid_geometry(lv, rules) + topology.duplicate_ids(lv, rules, parts)
+            rows += topology.multiparts(lv, rules, parts)
             parent_name, column = PARENT.get(name, (None, None))
             if parent_name in levels:
                 nests[name] = topology.nesting(lv, levels[parent_name], column)
-                rows += topology.orphans(lv, levels[parent_name], column, rules)
+                rows += topology.orphans(lv, levels[parent_name], column, nests[name], rules)
                 rows += topology.outside_parent(lv, levels[parent_name], nests[name], rules)
         measured = {name: {m: lv.units[m].to_numpy() for m in ("households", "residents") if m in lv.units}
                     for name, lv in levels.items()}
@@ -115,9 +116,10 @@ def check(city: City, rules: str | RuleSet = "national", *,
     for name, lv in levels.items():
         rows += size.sizes(lv, measured[name], rules)
     found = fnd.findings(_name_parents(rows, city), crs=city.metric_crs)
-    if city.crs is not None and not city.crs.equals(city.metric_crs) and len(found):
+    if city.crs is not None and not city.crs.equals(city.metric_crs):
         found = found.to_crs(city.crs)
-    found = fnd.concat([found], crs=found.crs)
+    defects = [{**r, "source": r["source"] or rules.principle(r["rule"])[0]} for r in city.defects]
+    found = fnd.concat([found, fnd.findings(defects, crs=city.crs)], crs=found.crs)
     features = {name: len(city[name]) for name in city.layers if name in levels or name == "buildings"}
     out = Findings(found)
     out.attrs["summary"] = fnd.summary(out, features, rules.name)

@@ -23,16 +23,13 @@ import pandas as pd
 import shapely
 
 from gis.check.level import Level, chunked, mean_width, polygonal
+from gis.findings import finding
 from gis.model import LABELS
 from gis.rules import RuleSet
 
 
-def _row(code, level, rules, rule, ids, geometry, message, parent=None, area=None, value=None, limit=None,
-         severity=None):
-    source = rules.principle(rule)[0]
-    return {"code": code, "severity": severity, "layer": level.name, "ids": list(ids), "parent": parent,
-            "area_m2": area, "value": value, "limit": limit, "rule": rule, "source": source,
-            "message": message, "geometry": geometry}
+def _row(code, level, rules, rule, ids, geometry, message, **columns):
+    return finding(code, level.name, ids, geometry, message, rule=rule, source=rules.principle(rule)[0], **columns)
 
 
 def invalid_geometry(level: Level, rules: RuleSet) -> list[dict]:
@@ -44,29 +41,50 @@ def invalid_geometry(level: Level, rules: RuleSet) -> list[dict]:
                  f"{level.label(i)} 几何无效：{r}") for i, g, r in zip(bad, raw, reasons)]
 
 
-def duplicate_ids(level: Level, rules: RuleSet) -> list[dict]:
-    """Codes used by more than one unit of the level."""
+def duplicate_ids(level: Level, rules: RuleSet, parts=None) -> list[dict]:
+    """Codes used by more than one unit of the level (one code on different names), and units whose
+    features overlap each other (copies, not parts: ``parts`` of :func:`gis.reading.dissolve_parts`,
+    in the metric CRS)."""
     codes = level.units["code"]
     dup = codes[codes.duplicated(keep=False) & codes.notna()]
+    kind = LABELS.get(level.name, level.name)
     rows = []
     for code, idx in dup.groupby(dup).groups.items():
         idx = np.asarray(idx)
+        names = level.units["name"].iloc[idx].dropna().unique() if "name" in level.units else []
+        called = f"：{'、'.join(map(str, names))}" if len(names) > 1 else ""
         rows.append(_row("duplicate_id", level, rules, "编码唯一", [code], shapely.union_all(level.geoms[idx]),
-                         f"{LABELS.get(level.name, level.name)}编码 {code} 重复 {len(idx)} 次",
-                         value=float(len(idx)), limit=1.0))
+                         f"{kind}编码 {code} 重复 {len(idx)} 次{called}", value=float(len(idx)), limit=1.0))
+    if parts is not None:
+        copies = parts[parts["overlap_m2"] > rules.area_tolerance]
+        at = pd.Series(np.arange(len(level.codes)), index=level.codes)
+        at = at[~at.index.duplicated()]
+        for r in copies.itertuples():
+            rows.append(_row("duplicate_id", level, rules, "编码唯一", [r.code], r.geometry,
+                             f"{level.label(at[r.code])} 存储为 {r.features} 个要素，其间重叠 {r.overlap_m2:.1f} m²："
+                             "是副本，不是组成部分", area=float(r.overlap_m2), value=float(r.features), limit=1.0))
     return rows
 
 
-def orphans(level: Level, parent: Level, column: str, rules: RuleSet) -> list[dict]:
-    """Units whose parent code is empty or names no unit of the parent level."""
+def orphans(level: Level, parent: Level, column: str, nest: tuple[np.ndarray, np.ndarray],
+            rules: RuleSet) -> list[dict]:
+    """Units whose parent code names no unit of the parent level (or is blank and the unit lies in
+    none); the message and ``lies_in`` name the parent unit it lies mostly in (``nesting``)."""
     if column not in level.units:
         return []
     declared = level.units[column]
     bad = np.flatnonzero(~declared.isin(set(parent.codes)).to_numpy())
     plabel = LABELS.get(parent.name, parent.name)
-    return [_row("orphan", level, rules, "不跨社区", [level.codes[i]], level.geoms[i],
-                 f"{level.label(i)} 的上级{plabel}编码 {declared.iloc[i] or '（空）'} 不存在",
-                 parent=declared.iloc[i]) for i in bad]
+    pidx = nest[0]
+    rows = []
+    for i in bad:
+        code = declared.iloc[i]
+        said = f"的上级{plabel}编码 {code} 不存在" if code is not None else f"的上级{plabel}编码为空"
+        where = f"，位于 {parent.label(pidx[i])}" if pidx[i] >= 0 else f"，且不在任何{plabel}内"
+        rows.append(_row("orphan", level, rules, "不跨社区", [level.codes[i]], level.geoms[i],
+                         f"{level.label(i)} {said}{where}", parent=code,
+                         lies_in=parent.codes[pidx[i]] if pidx[i] >= 0 else None))
+    return rows
 
 
 def overlaps(level: Level, rules: RuleSet) -> list[dict]:
@@ -200,7 +218,9 @@ def nesting(level: Level, parent: Level, column: str) -> tuple[np.ndarray, np.nd
 
 
 def outside_parent(level: Level, parent: Level, nest: tuple[np.ndarray, np.ndarray], rules: RuleSet) -> list[dict]:
-    """Parts of units lying outside their parent (不跨社区), given their ``nesting``."""
+    """Parts of units lying outside their parent (不跨社区), given their ``nesting``. A unit lying
+    mostly (over half its area) in another unit of the parent level is a code error rather than a
+    stray boundary: the message says so and ``lies_in`` holds that unit's code."""
     pidx, inside = nest
     out = np.flatnonzero((pidx >= 0) & ~inside)
     if not len(out):
@@ -208,27 +228,56 @@ def outside_parent(level: Level, parent: Level, nest: tuple[np.ndarray, np.ndarr
     stray = polygonal(shapely.difference(level.geoms[out], parent.geoms[pidx[out]]))
     area = shapely.area(stray)
     width = mean_width(stray)
+    most, share = _mostly_in(level.geoms[out], parent)
     rows = []
     for k in np.flatnonzero(area > rules.area_tolerance):
         i = out[k]
         thin = width[k] < rules.sliver_width
-        what = f"细长部分（平均宽 {width[k]:.2f} m）" if thin else "部分"
-        rows.append(_row("sliver" if thin else "outside_parent", level, rules, "不跨社区", [level.codes[i]], stray[k],
-                         f"{level.label(i)} 有 {area[k]:.1f} m² {what}超出所属 {parent.label(pidx[i])}",
-                         parent=parent.codes[pidx[i]], area=float(area[k]),
-                         value=float(width[k]) if thin else None, limit=rules.sliver_width if thin else None))
+        elsewhere = most[k] >= 0 and most[k] != pidx[i] and share[k] > 0.5
+        if elsewhere:
+            message = (f"{level.label(i)} 声明属于 {parent.label(pidx[i])}，{share[k]:.0%} 位于 "
+                       f"{parent.label(most[k])}（{area[k]:.1f} m² 在所属之外）")
+        else:
+            what = f"细长部分（平均宽 {width[k]:.2f} m）" if thin else "部分"
+            message = f"{level.label(i)} 有 {area[k]:.1f} m² {what}超出所属 {parent.label(pidx[i])}"
+        rows.append(_row("sliver" if thin and not elsewhere else "outside_parent", level, rules, "不跨社区",
+                         [level.codes[i]], stray[k], message, parent=parent.codes[pidx[i]], area=float(area[k]),
+                         value=float(width[k]) if thin else None, limit=rules.sliver_width if thin else None,
+                         lies_in=parent.codes[most[k]] if elsewhere else None))
     return rows
 
 
-def multiparts(level: Level, rules: RuleSet) -> list[dict]:
-    """Units made of several separate pieces (a unit should be one contiguous area); the geometry
-    is every piece but the largest."""
+def _mostly_in(geoms: np.ndarray, parent: Level) -> tuple[np.ndarray, np.ndarray]:
+    """For each geometry, the parent unit holding the largest share of its area (-1 if none), and
+    that share."""
+    q, p = parent.tree.query(geoms, predicate="intersects")
+    most, share = np.full(len(geoms), -1), np.zeros(len(geoms))
+    if not len(q):
+        return most, share
+    area = shapely.area(shapely.intersection(geoms[q], parent.geoms[p]))
+    order = np.lexsort((-area, q))
+    first = order[np.r_[True, q[order][1:] != q[order][:-1]]]
+    most[q[first]] = p[first]
+    total = shapely.area(geoms)
+    share[q[first]] = np.divide(area[first], total[q[first]], out=np.zeros(len(first)), where=total[q[first]] > 0)
+    return most, share
+
+
+def multiparts(level: Level, rules: RuleSet, parts=None) -> list[dict]:
+    """Units made of several separate pieces (a unit should be one contiguous area), or stored in
+    several features (``parts`` of :func:`gis.reading.dissolve_parts`; their copies are
+    ``duplicate_ids``); the geometry is every piece but the largest."""
     n = shapely.get_num_geometries(level.geoms)
+    stored = pd.Series(1, index=level.codes) if parts is None or not len(parts) else \
+        parts.set_index("code")["features"].where(parts.set_index("code")["overlap_m2"] <= rules.area_tolerance, 1)
+    features = stored.reindex(level.codes).fillna(1).astype(int).to_numpy()
     rows = []
-    for i in np.flatnonzero(n > 1):
-        parts = shapely.get_parts(level.geoms[i])
-        rest = np.delete(parts, np.argmax(shapely.area(parts)))
+    for i in np.flatnonzero((n > 1) | (features > 1)):
+        pieces = shapely.get_parts(level.geoms[i])
+        rest = np.delete(pieces, np.argmax(shapely.area(pieces)))
+        shape = f"由 {n[i]} 块不相连的部分组成" if n[i] > 1 else "各部分相连，合为一块"
+        stored_in = f"存储为 {features[i]} 个要素，" if features[i] > 1 else ""
         rows.append(_row("multipart", level, rules, "单元完整", [level.codes[i]], shapely.union_all(rest),
-                         f"{level.label(i)} 由 {n[i]} 块不相连的部分组成",
+                         f"{level.label(i)} {stored_in}{shape}",
                          area=float(shapely.area(rest).sum()), value=float(n[i]), limit=1.0))
     return rows
