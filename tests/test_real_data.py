@@ -218,3 +218,9 @@ def test_an_unknown_declared_crs_names_the_layer(tmp_path):
     path = write(tmp_path, {"s.geojson": g}, '[layers.streets]\nsource = "s.geojson"\ncrs = "GCJ-03"\n')
     with pytest.raises(InputError, match=r"\[layers.streets\] crs = 'GCJ-03'"):
         read_city(path)
+
+
+def test_the_bundled_export_is_this_district(district, root):
+    found = check(read_city(root / "data" / "exported" / "exported.toml"))
+    key = lambda f: sorted(zip(f["code"], f["layer"], map(tuple, f["ids"]), f["lies_in"].fillna("")))  # noqa: E731
+    assert key(found) == key(district[2])
