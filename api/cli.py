@@ -57,6 +57,10 @@ def load(
         _fail(e)
     counts = ", ".join(f"{name} {len(gdf):,}" for name, gdf in c.layers.items())
     err.print(f"loaded {escape(str(city))} into {escape(repr(store))} as version {version}: {counts}", highlight=False)
+    if c.defects:
+        left = sum(r["code"] in ("empty_geometry", "invalid_geometry") and r["geometry"] is None for r in c.defects)
+        err.print(f"{len(c.defects):,} defects of single features ({left:,} features without a usable geometry "
+                  f"left out): wangge check {escape(str(city))} lists them", highlight=False)
 
 
 def export(

@@ -32,9 +32,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.check.level import polygonal
+from gis.check.assignment import assign
+from gis.check.level import Level, mean_width, polygonal
+from gis.check.topology import nesting
 from gis.findings import findings as _findings
-from gis.model import City
+from gis.model import LEVELS, PARENT, City
+from gis.noding import ON_EDGE, node_neighbours
 from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import PlanError
 from gis.simulate.partition import unit_bounds
@@ -73,15 +76,7 @@ def repair(city: City, level: str = "streets", rules: str | RuleSet = "national"
         width = float(gap_width)
     cleaned = polygonal(shapely.coverage_clean(geoms, gap_width=width, snapping_distance=snap,
                                                merge_strategy=merge_strategy))
-    hh0, res0 = _count(city, raw)
-    hh1, res1 = _count(city, cleaned)
-    keep = [c for c in units.columns if c not in ("households", "residents", units.geometry.name)]
-    before = units[keep].assign(households=hh0, residents=res0, status="before").set_geometry(raw)
     changed = ~shapely.equals_exact(raw, cleaned, tolerance=0.0)
-    after = units[keep].assign(households=hh1, residents=res1,
-                               status=np.where(changed, "changed", "kept")).set_geometry(cleaned)
-    before = before.set_crs(units.crs, allow_override=True)
-    after = after.set_crs(units.crs, allow_override=True)
     holes_before = _holes(geoms)
     holes_after = _holes(cleaned)
     summary = {
@@ -92,22 +87,340 @@ def repair(city: City, level: str = "streets", rules: str | RuleSet = "national"
         "coverage_valid": bool(shapely.coverage_is_valid(cleaned)),
         "gaps_before": len(holes_before), "gaps_before_m2": round(float(shapely.area(holes_before).sum()), 1),
         "gaps_after": len(holes_after), "gaps_after_m2": round(float(shapely.area(holes_after).sum()), 1),
-        "households_before": int(hh0.sum()), "households_after": int(hh1.sum()),
         "causes": [],
     }
     if len(holes_after):
         summary["causes"].append(f"{len(holes_after)} 处空白宽于 gap_width = {gap_width} m，未填补")
-    plan = build("repair", level, None, rules, city, before, after,
-                 _no_moves(units.crs), unit_bounds(after, level, rules), summary)
-    area0 = shapely.area(raw)
-    change = plan.sizes["area_change_m2"].to_numpy(float)[: len(units)]
-    plan.summary["max_area_change_m2"] = round(float(np.abs(change).max()), 1) if len(change) else 0.0
-    plan.summary["max_area_change_pct"] = round(float((np.abs(change) / area0).max() * 100), 4) if len(change) else 0.0
+    plan = _plan(city, level, rules, units, raw, cleaned, summary)
     topo = plan.findings[plan.findings["severity"] == "error"]
     plan.summary["feasible"] = bool(plan.summary["coverage_valid"] and not len(topo))
     if len(topo):
         plan.summary["causes"].append("修复后仍有错误：" + ", ".join(sorted(set(topo["code"]))))
     return plan
+
+
+def _plan(city: City, level: str, rules: RuleSet, units, raw: np.ndarray, after: np.ndarray, summary: dict) -> Plan:
+    """The repair plan that gives each unit of ``units`` (the whole ``level``) the geometry ``after``
+    instead of ``raw``: households counted before and after, sizes, diff, findings of the result
+    and the largest area change."""
+    hh0, res0 = _count(city, raw)
+    hh1, res1 = _count(city, after)
+    keep = [c for c in units.columns if c not in ("households", "residents", units.geometry.name)]
+    changed = ~shapely.equals_exact(raw, after, tolerance=0.0)
+    before = units[keep].assign(households=hh0, residents=res0, status="before").set_geometry(raw)
+    new = units[keep].assign(households=hh1, residents=res1,
+                             status=np.where(changed, "changed", "kept")).set_geometry(after)
+    before = before.set_crs(units.crs, allow_override=True)
+    new = new.set_crs(units.crs, allow_override=True)
+    summary = {**summary, "households_before": int(hh0.sum()), "households_after": int(hh1.sum())}
+    plan = build("repair", level, None, rules, city, before, new,
+                 _no_moves(units.crs), unit_bounds(new, level, rules), summary)
+    area0 = shapely.area(raw)
+    change = plan.sizes["area_change_m2"].to_numpy(float)[: len(units)]
+    plan.summary["max_area_change_m2"] = round(float(np.abs(change).max()), 1) if len(change) else 0.0
+    plan.summary["max_area_change_pct"] = round(float((np.abs(change) / area0).max() * 100), 4) if len(change) else 0.0
+    return plan
+
+
+def fit_parent(city: City, level: str = "grids", rules: str | RuleSet = "national") -> Plan:
+    """A plan that fits each unit of ``level`` to its parent unit (a grid to its community) where
+    the two differ by slivers: a layer digitised apart from the one above it.
+
+    1. Trim: a part of a unit outside its parent (the declared one, else the one it overlaps most:
+       ``gis.check.topology.nesting``) is cut off when it is a sliver — its mean width
+       2·area/perimeter (``gis.check.level.mean_width``) is under the rule set's ``sliver_width_m``.
+    2. Fill: a sliver of a parent that no unit covers is cut where two of the parent's units meet on
+       it (a straight line from their meeting point to the nearest point of the parent's boundary),
+       and each piece goes to the parent's unit with the longest shared border.
+    3. Node: the vertices of changed units are inserted into their neighbours' edges and back
+       (:func:`gis.noding.node_neighbours`), so units that were a coverage stay one.
+
+    Buildings stay whole. A building is held by the unit it overlaps most (as ``check`` assigns
+    buildings to grids), and a piece holds part of a building when it overlaps it by more than the
+    area tolerance (a point building: when it lies inside). A sliver outside the parent that holds
+    part of a building its unit holds is not cut off; a parent's sliver is never cut through a
+    building, and a piece that holds part of buildings goes, whole, to the unit holding them — it is
+    left unfilled when they are held by several units or by one that does not border it.
+
+    Left alone and listed in ``summary["left"]`` (and among the findings of the result): parts
+    outside the parent that are not slivers (real errors, ``outside_parent``), slivers kept for a
+    building, land of a parent no unit covers that is not a sliver (a real ``gap``) and slivers left
+    unfilled.
+
+    Parameters
+    ----------
+    city : City
+        The city; ``level`` and the level above it must be present.
+    level : str
+        ``grids`` (fitted to communities) or ``communities`` (to streets).
+    rules : str or RuleSet
+        Rule set whose ``sliver_width_m`` tells slivers from real errors (the bundled ones say 1 m:
+        pass one with a wider tolerance for layers digitised metres apart).
+
+    Returns
+    -------
+    Plan
+        A ``repair`` plan of the whole level (it applies like one). ``summary``: ``fit_parent``,
+        ``sliver_width_m``, ``trimmed``/``trimmed_m2`` (slivers cut off), ``filled``/``filled_m2``
+        (pieces given), ``left`` (one record per part left alone: ``what``, ``unit``, ``parent``,
+        ``area_m2``, ``width_m``, ``why``), ``causes``; ``feasible`` when nothing is left and the
+        result has no new error.
+
+    Raises
+    ------
+    PlanError
+        ``level`` has no level above it (``streets``), or the city lacks either layer.
+
+    Examples
+    --------
+    Two communities and their grids digitised 3 m east of them:
+
+    >>> from dataclasses import replace
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> from gis.model import City
+    >>> from gis.rules import load_rules
+    >>> c = gpd.GeoDataFrame({"code": ["A", "B"]}, geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)],
+    ...                      crs=4548)
+    >>> g = gpd.GeoDataFrame({"code": ["A1", "B1"], "community_code": ["A", "B"]},
+    ...                      geometry=[box(3, 0, 103, 100), box(103, 0, 203, 100)], crs=4548)
+    >>> plan = fit_parent(City({"communities": c, "grids": g}), "grids", replace(load_rules(), sliver_width=5))
+    >>> [round(a.area) for a in plan.units.geometry], plan.summary["trimmed"], plan.summary["filled"]
+    ([10000, 10000], 2, 2)
+    """
+    rules = load_rules(rules)
+    if level not in PARENT or level not in LEVELS:
+        raise PlanError(f"{level} has no level above it to fit to; levels that have one: {', '.join(LEVELS[1:])}")
+    up, column = PARENT[level]
+    for name in (level, up):
+        if name not in city:
+            raise PlanError(f"the city has no {name} layer")
+    units = city.metric(level).reset_index(drop=True)
+    raw = np.asarray(units.geometry.values)
+    lv = Level.of(units, level)
+    par = Level.of(city.metric(up).reset_index(drop=True), up)
+    pidx, inside = nesting(lv, par, column)
+    held = _held(city, lv, rules)
+    trimmed, stray = _trim(lv.geoms, par, pidx, inside, held, rules)
+    fitted, space = _fill(trimmed, par, pidx, held, rules)
+    fitted = _node(raw, fitted)
+    left = _left(stray, space, lv, par, rules)
+    cut, given = stray[stray["what"] == "trimmed"], space[space["what"] == "filled"]
+    summary = {
+        "fit_parent": True, "sliver_width_m": rules.sliver_width,
+        "units_changed": int((~shapely.equals_exact(raw, fitted, tolerance=0.0)).sum()),
+        "trimmed": len(cut), "trimmed_m2": round(float(cut["area_m2"].sum()), 1),
+        "filled": len(given), "filled_m2": round(float(given["area_m2"].sum()), 1),
+        "left": left.to_dict("records"), "causes": _causes(left, rules),
+    }
+    plan = _plan(city, level, rules, units, raw, fitted, summary)
+    plan.summary["feasible"] = bool(not len(left) and not plan.summary["result_errors"])
+    return plan
+
+
+#: What a part left alone is, in the plan's causes.
+LEFT = {"outside_parent": "超出上级的部分不是细长条，未裁去",
+        "kept_for_building": "超出上级的细长部分含本单元建筑的一部分，未裁去",
+        "gap": "上级内未覆盖的部分不是细长条，未填补",
+        "unfilled": "上级内未覆盖的细长部分未填补"}
+
+
+def _held(city: City, lv: Level, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """Footprints of the buildings and the unit of ``lv`` holding each (-1: none), by
+    :func:`gis.check.assignment.assign`."""
+    if "buildings" not in city or not len(city["buildings"]):
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=int)
+    b = city.metric("buildings")
+    return np.asarray(b.geometry.values), assign(b, lv, rules).grid
+
+
+def _holding(pieces: np.ndarray, footprints: np.ndarray, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """(piece, building) pairs where a piece holds part of a building: overlaps its footprint by
+    more than the area tolerance, or has a point building in its interior."""
+    if not len(pieces) or not len(footprints):
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    bi, pi = shapely.STRtree(pieces).query(footprints, predicate="intersects")
+    fp = footprints[bi]
+    hit = np.where(shapely.get_type_id(fp) == 0, shapely.contains_properly(pieces[pi], fp),
+                   shapely.area(shapely.intersection(fp, pieces[pi])) > rules.area_tolerance)
+    return pi[hit], bi[hit]
+
+
+def _trim(geoms: np.ndarray, par: Level, pidx: np.ndarray, inside: np.ndarray, held, rules: RuleSet):
+    """Cut the slivers outside their parent off the units. Returns the new geometries and one row
+    per part outside (``unit``, ``parent``, ``area_m2``, ``width_m``, ``what``: trimmed,
+    kept_for_building or outside_parent)."""
+    out = np.flatnonzero((pidx >= 0) & ~inside)
+    parts, k = shapely.get_parts(polygonal(shapely.difference(geoms[out], par.geoms[pidx[out]])), return_index=True)
+    width, real = _width(parts)
+    parts, unit, width = parts[real], out[k[real]], width[real]
+    pi, bi = _holding(parts, held[0], rules)
+    own = np.zeros(len(parts), bool)
+    own[pi[held[1][bi] == unit[pi]]] = True
+    thin = width < rules.sliver_width
+    cut = thin & ~own
+    new = geoms.copy()
+    if cut.any():
+        who, group = np.unique(unit[cut], return_inverse=True)
+        new[who] = polygonal(shapely.difference(geoms[who], shapely.multipolygons(parts[cut], indices=group)))
+    what = np.where(cut, "trimmed", np.where(thin, "kept_for_building", "outside_parent"))
+    return new, pd.DataFrame({"unit": unit, "parent": pidx[unit], "area_m2": shapely.area(parts),
+                              "width_m": width, "what": what})
+
+
+def _fill(geoms: np.ndarray, par: Level, pidx: np.ndarray, held, rules: RuleSet):
+    """Give the slivers of each parent that no unit covers to the parent's units. Returns the new
+    geometries and one row per uncovered piece (``unit`` -1, ``parent``, ``area_m2``, ``width_m``,
+    ``what``: filled, unfilled or gap; ``why`` not filled)."""
+    space = shapely.get_parts(polygonal(np.array([shapely.difference(par.union, shapely.union_all(geoms))]))[0])
+    si, pj = par.tree.query(space, predicate="intersects")
+    pieces, k = shapely.get_parts(polygonal(shapely.intersection(space[si], par.geoms[pj])), return_index=True)
+    width, real = _width(pieces)
+    pieces, owner, width = pieces[real], pj[k[real]], width[real]
+    rows = pd.DataFrame({"unit": -1, "parent": owner, "area_m2": shapely.area(pieces), "width_m": width,
+                         "what": np.where(width < rules.sliver_width, "unfilled", "gap"), "why": ""})
+    thin = np.flatnonzero(width < rules.sliver_width)
+    faces, of = _split(pieces[thin], owner[thin], geoms, pidx, par, held[0])
+    to, why = _receivers(faces, owner[thin][of], geoms, pidx, held, rules)
+    new = geoms.copy()
+    got = to >= 0
+    if got.any():
+        who, merged = _union_by(np.r_[geoms[np.unique(to[got])], faces[got]],
+                                np.r_[np.unique(to[got]), to[got]])
+        new[who] = merged
+    per = pd.DataFrame({"piece": thin[of], "why": why}).groupby("piece")["why"]
+    rows.loc[per.groups.keys(), "why"] = per.agg(lambda w: "；".join(sorted(set(w) - {""})))
+    rows.loc[rows["why"].eq("") & rows["what"].eq("unfilled"), "what"] = "filled"
+    return new, rows
+
+
+def _width(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean width of each part and whether it is more than overlay noise. Measured on the part
+    rounded to ``ON_EDGE``, which drops the hairlines that two nearly collinear edges leave (they
+    would add their length to the perimeter)."""
+    clean = shapely.set_precision(parts, ON_EDGE)
+    return mean_width(clean), shapely.area(clean) > 0
+
+
+def _split(pieces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.ndarray, par: Level,
+           footprints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each piece where two units of its parent meet on its boundary, by the shortest line from
+    that point to the parent's boundary; a cut that would leave the piece or cross a building is
+    not made. Returns the faces and the index of the piece each comes from."""
+    pi, u = _bordering(pieces, owner, geoms, pidx)
+    xy, r = shapely.get_coordinates(geoms[u], return_index=True)
+    at = shapely.dwithin(shapely.points(xy), shapely.boundary(pieces[pi[r]]), ON_EDGE)
+    corners = pd.DataFrame({"piece": pi[r[at]], "x": xy[at, 0], "y": xy[at, 1]})
+    corners = corners.loc[~corners.assign(x=(corners["x"] / ON_EDGE).round(), y=(corners["y"] / ON_EDGE).round())
+                          .duplicated()].reset_index(drop=True)
+    pts = shapely.points(corners[["x", "y"]].to_numpy())
+    qi, qu = shapely.STRtree(geoms).query(pts, predicate="dwithin", distance=ON_EDGE)
+    meet = pd.DataFrame({"piece": corners["piece"].to_numpy()[qi], "unit": qu, "pt": qi}) \
+        .merge(pd.DataFrame({"piece": pi, "unit": u})).groupby("pt")["unit"].nunique()
+    p = meet.index[meet.to_numpy() >= 2].to_numpy()
+    of = corners["piece"].to_numpy()[p]
+    cuts = shapely.shortest_line(pts[p], shapely.boundary(par.geoms[owner[of]]))
+    ok = (shapely.length(cuts) > 4 * ON_EDGE) & shapely.covered_by(cuts, shapely.buffer(pieces[of], ON_EDGE))
+    cuts = _extend(cuts)
+    if len(footprints):
+        ci, bi = shapely.STRtree(footprints).query(cuts, predicate="intersects")
+        ok[ci[~shapely.touches(cuts[ci], footprints[bi])]] = False
+    cuts, of = cuts[ok], of[ok]
+    split = np.unique(of)
+    whole = np.setdiff1d(np.arange(len(pieces)), split)
+    if not len(split):
+        return pieces, np.arange(len(pieces))
+    lines = shapely.get_parts(shapely.union_all(np.r_[shapely.boundary(pieces[split]), cuts]))
+    faces = shapely.get_parts(shapely.polygonize(lines))
+    fi, si = shapely.STRtree(pieces[split]).query(shapely.point_on_surface(faces), predicate="within")
+    return np.r_[pieces[whole], faces[fi]], np.r_[whole, split[si]]
+
+
+def _extend(lines: np.ndarray, by: float = 4 * ON_EDGE) -> np.ndarray:
+    """Two-point ``lines`` lengthened by ``by`` at both ends (so they cross the boundaries they end on)."""
+    xy = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+    d = xy[:, 1] - xy[:, 0]
+    d /= np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)[:, None]
+    return shapely.linestrings(np.stack([xy[:, 0] - by * d, xy[:, 1] + by * d], axis=1))
+
+
+def _bordering(pieces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.ndarray):
+    """(piece, unit) pairs of the units of each piece's parent that touch it."""
+    pi, u = shapely.STRtree(geoms).query(pieces, predicate="dwithin", distance=ON_EDGE)
+    same = pidx[u] == owner[pi]
+    return pi[same], u[same]
+
+
+def _receivers(faces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.ndarray, held, rules: RuleSet):
+    """The unit each face goes to (-1: none) and why not: the unit of its parent with the longest
+    shared border, or the one holding the buildings it holds part of."""
+    fi, u = _bordering(faces, owner, geoms, pidx)
+    border = shapely.length(shapely.intersection(shapely.boundary(faces[fi]), shapely.buffer(geoms[u], ON_EDGE)))
+    fi, u, border = fi[border > 10 * ON_EDGE], u[border > 10 * ON_EDGE], border[border > 10 * ON_EDGE]
+    to = np.full(len(faces), -1)
+    order = np.lexsort((-border, fi))
+    first = order[np.r_[True, fi[order][1:] != fi[order][:-1]]] if len(fi) else order
+    to[fi[first]] = u[first]
+    why = np.where(to >= 0, "", "无同一上级的单元与之相邻").astype(object)
+    hf, hb = _holding(faces, held[0], rules)
+    holder = held[1][hb] if len(hb) else np.zeros(0, int)
+    hf, holder = hf[holder >= 0], holder[holder >= 0]
+    for f in np.unique(hf):  # faces holding part of a building: few
+        units = set(holder[hf == f].tolist())
+        borders = set(u[fi == f].tolist())
+        if len(units) == 1 and units <= borders:
+            to[f], why[f] = units.pop(), ""
+        else:
+            to[f] = -1
+            why[f] = "含多个单元的建筑" if len(units) > 1 else "含建筑，其所属单元与之不相邻"
+    return to, why
+
+
+def _union_by(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of ``geoms`` per group: the groups and their unions (one ``union_all`` over the rows
+    of a table padded with None, which it ignores)."""
+    keys, inv = np.unique(groups, return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    start = np.r_[0, np.cumsum(np.bincount(inv))[:-1]]
+    rank = np.empty(len(inv), int)
+    rank[order] = np.arange(len(inv)) - start[inv[order]]
+    table = np.full((len(keys), rank.max() + 1), None, dtype=object)
+    table[inv, rank] = geoms
+    return keys, shapely.union_all(table, axis=1)
+
+
+def _node(raw: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """``geoms`` with the vertices of the changed ones (not equal to ``raw``) inserted into the edges
+    of the units they touch, and theirs into the changed ones."""
+    changed = np.flatnonzero(~shapely.equals_exact(raw, geoms, tolerance=0.0))
+    if not len(changed):
+        return geoms
+    out = geoms.copy()
+    near = np.unique(shapely.STRtree(out).query(out[changed], predicate="dwithin", distance=ON_EDGE)[1])
+    out[near] = node_neighbours(out[changed], out[near])
+    out[changed] = node_neighbours(out[near], out[changed])
+    return out
+
+
+def _left(stray: pd.DataFrame, space: pd.DataFrame, lv: Level, par: Level, rules: RuleSet) -> pd.DataFrame:
+    """The parts left alone (above the area tolerance), one record each, with codes for the report."""
+    rows = pd.concat([stray.assign(why=""), space], ignore_index=True)
+    rows = rows[rows["what"].isin(list(LEFT)) & (rows["area_m2"] > rules.area_tolerance)]
+    return pd.DataFrame({
+        "what": rows["what"].to_numpy(object),
+        "unit": [lv.codes[i] if i >= 0 else None for i in rows["unit"]],
+        "parent": par.codes[rows["parent"].to_numpy(int)],
+        "area_m2": rows["area_m2"].round(1).to_numpy(), "width_m": rows["width_m"].round(2).to_numpy(),
+        "why": rows["why"].to_numpy(object)})
+
+
+def _causes(left: pd.DataFrame, rules: RuleSet) -> list[str]:
+    """One line per kind of part left alone."""
+    out = []
+    for what, rows in left.groupby("what", sort=False):
+        where = "、".join(f"{u or p}（{a:,.1f} m²）" for u, p, a in zip(rows["unit"], rows["parent"], rows["area_m2"]))
+        out.append(f"{len(rows)} 处{LEFT[what]}（细长：平均宽 < {rules.sliver_width:g} m）：{where}")
+    return out
 
 
 def _holes(geoms) -> np.ndarray:
@@ -140,4 +453,4 @@ def _no_moves(crs):
                             geometry=[], crs=crs)
 
 
-__all__ = ["repair", "_findings"]
+__all__ = ["fit_parent", "repair", "_findings"]
