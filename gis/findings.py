@@ -40,11 +40,12 @@ CODES: dict[str, str] = {
     "size_above": "warning", "merge_candidate": "warning", "facility_shortfall": "warning",
     "uncovered": "warning",
     # defects of single features found on reading (gis.io) and of the road network (gis.coverage)
-    "empty_geometry": "error", "missing_code": "error", "parent_inferred": "warning", "network_piece": "warning",
+    "empty_geometry": "error", "missing_code": "error", "invalid_value": "error", "parent_inferred": "warning",
+    "network_piece": "warning",
 }
 
 #: Codes that only real data shows (``gis.synth`` cities are written to the model's conventions).
-READ_CODES = ("empty_geometry", "missing_code", "parent_inferred", "network_piece")
+READ_CODES = ("empty_geometry", "missing_code", "invalid_value", "parent_inferred", "network_piece")
 
 
 def finding(code: str, layer: str, ids, geometry, message: str, *, rule: str, source: str | None = None,

@@ -240,20 +240,12 @@ def _rename(gdf: gpd.GeoDataFrame, columns: dict, where: dict) -> gpd.GeoDataFra
     return gdf
 
 
-def _feature_label(gdf: gpd.GeoDataFrame, i: int) -> str:
-    code = gdf["code"].iloc[i] if "code" in gdf.columns else None
-    return f"{i + 1}" + (f" (code {code})" if code is not None and not pd.isna(code) else "")
-
-
-def _first_bad(gdf, mask: np.ndarray, where: dict, problem: str):
-    bad = np.flatnonzero(mask)
-    if len(bad):
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise InputError(problem + more, feature=_feature_label(gdf, bad[0]), **where)
-
-
 def _coerce(gdf: gpd.GeoDataFrame, lyr: str, where: dict) -> gpd.GeoDataFrame:
-    """Standard dtypes: codes as text (12-digit integers stay exact), counts as integers."""
+    """Standard dtypes: codes as text (12-digit integers stay exact), counts as integers. A count
+    that is blank, not a number or not a whole number ≥ 0 is read as 0 and noted in the column
+    ``reading.INVALID`` (``(column, value as given)`` per feature) for an ``invalid_value`` finding;
+    a blank measure (a float such as ``floor_area_m2``) is simply unknown (NaN)."""
+    invalid = pd.Series([()] * len(gdf), index=gdf.index, dtype=object)
     for col, kind in SCHEMA[lyr].items():
         if col not in gdf.columns:
             continue
@@ -263,19 +255,18 @@ def _coerce(gdf: gpd.GeoDataFrame, lyr: str, where: dict) -> gpd.GeoDataFrame:
                 s = s.astype("Int64")
             gdf[col] = s.astype("string").astype(object).where(s.notna(), None)
         elif kind in ("int", "float"):
-            num = pd.to_numeric(s, errors="coerce")
-            text = (num.isna() & s.notna()).to_numpy()
-            if text.any():
-                _first_bad(gdf, text, where, f"{col} is not a number: {s[text].iloc[0]!r}")
-            if kind == "int":
-                _first_bad(gdf, num.isna().to_numpy(), where, f"{col} is missing")
-                _first_bad(gdf, (num < 0).to_numpy() | (num % 1 != 0).to_numpy(), where,
-                           f"{col} must be a whole number ≥ 0")
-                gdf[col] = num.astype("int64")
-            else:
-                gdf[col] = num.astype(float)
+            text = s.astype(object).where(s.notna(), None)
+            cleaned = text.map(lambda v: v.replace(",", "").strip() if isinstance(v, str) else v)
+            num = pd.to_numeric(cleaned.where(~reading.blank(cleaned), None), errors="coerce")
+            bad = (num.isna() & ~reading.blank(cleaned)) if kind == "float" else \
+                num.isna() | (num < 0) | (num % 1 != 0)
+            for i in np.flatnonzero(bad.to_numpy()):
+                invalid.iloc[i] = (*invalid.iloc[i], (col, text.iloc[i]))
+            gdf[col] = num.where(~bad, 0).astype("int64") if kind == "int" else num.where(~bad).astype(float)
         elif kind == "bool":
             gdf[col] = s.map(lambda v: str(v).strip().lower() in ("1", "true", "yes", "是", "t")).astype(bool)
+    if invalid.map(len).any():
+        gdf[reading.INVALID] = invalid
     return gdf
 
 
@@ -312,7 +303,7 @@ def _assemble(layers: dict[str, gpd.GeoDataFrame], source: Path) -> City:
             defects += rows
         city._metric.pop(lyr, None)
     for lyr, gdf in city.layers.items():
-        city.layers[lyr] = gdf.drop(columns=[ROW], errors="ignore")
+        city.layers[lyr] = gdf.drop(columns=[ROW, reading.INVALID], errors="ignore")
     city._metric.clear()
     city.defects = defects
     return city

@@ -47,6 +47,9 @@ from gis.model import GEOMETRY, LABELS, LEVELS, PARENT
 
 #: Column holding each feature's source row ("grids.shp 第 12 行") while a layer is read.
 ROW = "_row"
+#: Column noting, while a layer is read, the counts of each feature that could not be read
+#: (``gis.io``): ``(column, value as given)`` pairs.
+INVALID = "_invalid"
 #: Counts whose values, where a unit's features differ, are the parts' own and are summed.
 COUNTS = ("households", "residents")
 
@@ -107,6 +110,8 @@ def screen(gdf: gpd.GeoDataFrame, layer: str) -> tuple[gpd.GeoDataFrame, list[di
         rows.append(finding("invalid_geometry", layer, [_id(gdf, layer, i)], geoms[i] if mixed[i] else None,
                             f"{_label(gdf, layer, i)}几何为 {name}，应为{what}，{fate}", rule="几何有效",
                             severity=severity))
+    if INVALID in gdf:
+        rows += _invalid_values(gdf, layer, severity)
     keep = ~empty & (~wrong | mixed)
     out = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)) if mixed.any() else gdf
     out = out[keep].copy()
@@ -120,6 +125,26 @@ def screen(gdf: gpd.GeoDataFrame, layer: str) -> tuple[gpd.GeoDataFrame, list[di
         out["code"] = [_placeholder(out, i) if b else str(c).strip() for i, (b, c) in
                        enumerate(zip(no_code, out["code"]))]
     return out, rows
+
+
+def _invalid_values(gdf: gpd.GeoDataFrame, layer: str, severity: str) -> list[dict]:
+    """``invalid_value`` findings of the counts noted in ``INVALID``: a blank one is a warning
+    (read as 0), text or a negative or fractional number an error (also read as 0)."""
+    rows = []
+    for i, cells in enumerate(gdf[INVALID]):
+        if not isinstance(cells, tuple):
+            continue
+        for col, value in cells:
+            empty = blank([value])[0]
+            said = "为空" if empty else f"为 {value!r}，不是不小于 0 的整数"
+            rows.append(finding("invalid_value", layer, [_id(gdf, layer, i)], gdf.geometry.values[i],
+                                f"{_label(gdf, layer, i)}{WORDS.get(col, col)}{said}，按 0 计", rule="人无遗漏",
+                                severity="warning" if empty else severity, value=None))
+    return rows
+
+
+#: Chinese names of the counts, for messages.
+WORDS = {"households": "户数", "residents": "人口", "floor_area_m2": "建筑面积"}
 
 
 def _row_number(gdf: gpd.GeoDataFrame, i: int) -> int:

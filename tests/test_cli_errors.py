@@ -105,14 +105,6 @@ def unknown_encoding(d):
     return toml(d / "m.toml", '[layers.streets]\nsource = "jd.shp"\nencoding = "gbkk"\n')
 
 
-def text_households(d):
-    return gpkg(d / "城市.gpkg", streets=streets(), communities=communities(households=["1200", "十二"]))
-
-
-def negative_households(d):
-    return gpkg(d / "城市.gpkg", communities=communities(households=[1200, -3]))
-
-
 def unknown_layer(d):
     streets().to_file(d / "s.geojson", engine="pyogrio")
     return toml(d / "m.toml", '[layers.street]\nsource = "s.geojson"\n')
@@ -178,12 +170,6 @@ CASES = {
     "bad_mapping_crs": (bad_mapping_crs, ["m.toml", "EPSG:不存在"]),
     "gbk_without_cpg": (gbk_without_cpg, ["jd.shp", "layer streets", "not utf-8", 'encoding = "gbk"']),
     "unknown_encoding": (unknown_encoding, ["jd.shp", "layer streets", "unknown encoding", "gbkk"]),
-    "text_households": (text_households,
-                        ["城市.gpkg", "layer communities", "feature 2 (code 360102002001)", "households",
-                         "not a number", "十二"]),
-    "negative_households": (negative_households,
-                            ["城市.gpkg", "layer communities", "feature 2 (code 360102002001)", "households",
-                             "whole number"]),
     "unknown_layer": (unknown_layer, ["m.toml", "unknown layer", "[layers.street]", "streets, communities"]),
     "unknown_column": (unknown_column, ["m.toml", "[layers.streets]", "unknown column", "nmae", "name"]),
     "no_source": (no_source, ["m.toml", "[layers.streets]", "no source"]),

@@ -225,3 +225,23 @@ def test_the_bundled_export_is_this_district(district, root):
     found = check(read_city(root / "data" / "exported" / "exported.toml"))
     key = lambda f: sorted(zip(f["code"], f["layer"], map(tuple, f["ids"]), f["lies_in"].fillna("")))  # noqa: E731
     assert key(found) == key(district[2])
+
+
+def test_counts_that_cannot_be_read_are_findings(tmp_path):
+    """Blank, text and negative 户数: read as 0 with an invalid_value finding (blank a warning,
+    the others errors); '1,200' is a number; no households_mismatch on the unreadable ones."""
+    g = gpd.GeoDataFrame({"BM": ["C1", "C2", "C3", "C4"], "HS": ["1,200", "", "十二", "-3"]},
+                         geometry=[box(X0 + i * 100, Y0, X0 + i * 100 + 100, Y0 + 100) for i in range(4)],
+                         crs=exported.GK)
+    b = gpd.GeoDataFrame({"HS": [1200, 5, 6, 7]},
+                         geometry=[Point(X0 + i * 100 + 50, Y0 + 50) for i in range(4)], crs=exported.GK)
+    path = write(tmp_path, {"c.geojson": g, "b.geojson": b},
+                 '[layers.communities]\nsource = "c.geojson"\ncode = "BM"\nhouseholds = "HS"\n'
+                 '[layers.buildings]\nsource = "b.geojson"\nhouseholds = "HS"\n')
+    city = read_city(path)
+    assert city["communities"]["households"].tolist() == [1200, 0, 0, 0]
+    found = check(city)
+    bad = {r["ids"][0]: r for r in found[found["code"] == "invalid_value"].to_dict("records")}
+    assert {k: r["severity"] for k, r in bad.items()} == {"C2": "warning", "C3": "error", "C4": "error"}
+    assert "户数为空" in bad["C2"]["message"] and "'十二'" in bad["C3"]["message"] and "c.geojson 第 4 行" in bad["C4"]["message"]
+    assert not len(found[found["code"] == "households_mismatch"])

@@ -107,7 +107,8 @@ def check(city: City, rules: str | RuleSet = "national", *,
                 below = name
             for name, lv in levels.items():
                 measured[name] = assignment.totals(buildings, owners[name], len(lv.geoms))
-                rows += assignment.households_mismatch(lv, measured[name], rules)
+                unknown = {r["ids"][0] for r in city.defects if r["code"] == "invalid_value" and r["layer"] == name}
+                rows += assignment.households_mismatch(lv, measured[name], rules, unknown)
         for name, lv in levels.items():
             say(f"{name}: overlaps and gaps")
             rows += topology.overlaps(lv, rules)

@@ -94,15 +94,17 @@ def totals(buildings: gpd.GeoDataFrame, owner: np.ndarray, n: int) -> dict[str, 
             for m in ("households", "residents") if m in buildings}
 
 
-def households_mismatch(level: Level, counted: dict[str, np.ndarray], rules: RuleSet) -> list[dict]:
-    """Units whose declared households/residents differ from the sum of their buildings."""
+def households_mismatch(level: Level, counted: dict[str, np.ndarray], rules: RuleSet,
+                        unknown=frozenset()) -> list[dict]:
+    """Units whose declared households/residents differ from the sum of their buildings; units
+    whose declared counts could not be read (codes in ``unknown``: ``invalid_value``) are left out."""
     rows = []
     word = {"households": "户", "residents": "人"}
     for m, sums in counted.items():
         if m not in level.units:
             continue
         declared = level.units[m].to_numpy()
-        for i in np.flatnonzero(declared != sums):
+        for i in np.flatnonzero((declared != sums) & ~np.isin(level.codes, list(unknown))):
             rows.append({**_row("households_mismatch", rules, [level.codes[i]], level.geoms[i],
                                 f"{level.label(i)} 申报 {declared[i]:,.0f} {word[m]}，其建筑合计 {sums[i]:,.0f} {word[m]}",
                                 value=float(sums[i]), limit=float(declared[i])), "layer": level.name})
