@@ -122,8 +122,8 @@ def screen(gdf: gpd.GeoDataFrame, layer: str) -> tuple[gpd.GeoDataFrame, list[di
                 rows.append(finding("missing_code", layer, [_placeholder(out, i)], out.geometry.values[i],
                                     f"{_label(out, layer, i)}编码为空，暂记为 {_placeholder(out, i)}",
                                     rule="编码唯一"))
-        out["code"] = [_placeholder(out, i) if b else str(c).strip() for i, (b, c) in
-                       enumerate(zip(no_code, out["code"]))]
+        out["code"] = pd.Series([_placeholder(out, i) if b else str(c).strip() for i, (b, c) in
+                                 enumerate(zip(no_code, out["code"]))], index=out.index, dtype=object)
     return out, rows
 
 
