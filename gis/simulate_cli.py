@@ -143,16 +143,30 @@ def redraw(city: Path = CITY, parent: str = typer.Argument(..., help="Parent cod
 
 
 @app.command()
-def repair(city: Path = CITY, level: str = typer.Option("streets", help="Level to repair."),
+def repair(city: Path = CITY, level: str = typer.Option("streets", help="Level to repair (to fit with --fit-parent: "
+                                                                        "grids or communities)."),
            rules: str = typer.Option("national", "--rules", "-r", help="Rule set name or TOML file."),
            gap_width: Optional[float] = typer.Option(None, help="Fill only gaps narrower than this (m); "
                                                                 "default: every enclosed gap."),
+           fit_parent: bool = typer.Option(False, "--fit-parent", help=(
+               "Instead, fit each unit of --level to its parent (grids to their communities, communities "
+               "to their streets): cut off the parts outside it that are slivers (mean width under the rule "
+               "set's sliver_width_m) and give each sliver of the parent no unit covers to its unit with the "
+               "longest shared border. Buildings stay whole: a sliver holding part of a building goes, whole, "
+               "to the unit holding the building, or is left alone. Wider parts outside or uncovered are "
+               "real errors: left alone and listed (exit 1).")),
            out: Optional[Path] = OUT, map_: Optional[Path] = MAP, apply_to: Optional[Path] = APPLY,
            as_json: bool = JSON):
-    """Make a level a valid coverage: trim overlaps, fill gaps, match shared edges."""
-    from gis.simulate import repair as run
+    """Make a level a valid coverage: trim overlaps, fill gaps, match shared edges (or, with
+    --fit-parent, fit it to the level above)."""
+    from gis.simulate.repair import fit_parent as fit
+    from gis.simulate.repair import repair as run
 
-    _run(lambda c: run(c, level, rules, gap_width=gap_width), city, out, map_, apply_to, as_json)
+    if fit_parent and gap_width is not None:
+        raise typer.BadParameter("applies to repair, not to --fit-parent (slivers are the rule set's "
+                                 "sliver_width_m)", param_hint="--gap-width")
+    make = (lambda c: fit(c, level, rules)) if fit_parent else (lambda c: run(c, level, rules, gap_width=gap_width))
+    _run(make, city, out, map_, apply_to, as_json)
 
 
 @app.command()

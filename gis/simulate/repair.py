@@ -13,7 +13,9 @@ before and after (a building in a filled gap is now counted: 人无遗漏).
 
 Limits: the outer outline is not changed (gaps open to the outside are not gaps), and lower levels
 are cleaned as one layer: a unit that crosses its parent (``outside_parent``) is not clipped; such
-findings remain in the plan's findings.
+findings remain in the plan's findings. ``fit_parent`` does that part: it trims the units of a
+level to their parents where they cross them by slivers and gives each parent's uncovered slivers
+to its units, keeping buildings whole (a plan of the same kind).
 
 Examples
 --------
@@ -31,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from gis.check.assignment import assign
 from gis.check.level import Level, mean_width, polygonal
@@ -42,6 +46,19 @@ from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import PlanError
 from gis.simulate.partition import unit_bounds
 from gis.simulate.plan import Plan, build
+
+#: Precision (m) of the overlays that make fitted units: coordinates are rounded to this grid, so
+#: edges that two overlays computed a hair apart become one (no hairline slivers, no necks).
+GRID = ON_EDGE
+#: Distance (m) under which fitted units, pieces and their neighbours meet: a piece borders a unit,
+#: a vertex is where two units meet, a vertex goes into a neighbour's edge (snapped onto it).
+NEAR = 1e-3
+
+#: What a part left alone is, for the plan's causes.
+LEFT = {"outside_parent": "超出上级的部分平均宽不小于 {w:g} m，不是细长条，未裁去",
+        "kept_for_building": "超出上级的细长部分含本单元所属建筑的一部分，未裁去（建筑不拆分）",
+        "gap": "上级内无单元覆盖的部分平均宽不小于 {w:g} m，不是细长条，未填补",
+        "unfilled": "上级内无单元覆盖的细长部分未填补"}
 
 
 def repair(city: City, level: str = "streets", rules: str | RuleSet = "national", *,
@@ -132,8 +149,9 @@ def fit_parent(city: City, level: str = "grids", rules: str | RuleSet = "nationa
     2. Fill: a sliver of a parent that no unit covers is cut where two of the parent's units meet on
        it (a straight line from their meeting point to the nearest point of the parent's boundary),
        and each piece goes to the parent's unit with the longest shared border.
-    3. Node: the vertices of changed units are inserted into their neighbours' edges and back
-       (:func:`gis.noding.node_neighbours`), so units that were a coverage stay one.
+    3. Node: vertices of the changed units and their neighbours closer than ``NEAR`` (1 mm) become
+       one, and each one's vertices are inserted into the others' edges
+       (:func:`gis.noding.node_neighbours`), so shared edges match vertex for vertex.
 
     Buildings stay whole. A building is held by the unit it overlaps most (as ``check`` assigns
     buildings to grids), and a piece holds part of a building when it overlaps it by more than the
@@ -196,33 +214,26 @@ def fit_parent(city: City, level: str = "grids", rules: str | RuleSet = "nationa
         if name not in city:
             raise PlanError(f"the city has no {name} layer")
     units = city.metric(level).reset_index(drop=True)
-    raw = np.asarray(units.geometry.values)
     lv = Level.of(units, level)
+    valid = lv.geoms  # invalid ones repaired (the plan starts from them)
     par = Level.of(city.metric(up).reset_index(drop=True), up)
     pidx, inside = nesting(lv, par, column)
     held = _held(city, lv, rules)
-    trimmed, stray = _trim(lv.geoms, par, pidx, inside, held, rules)
+    trimmed, stray = _trim(valid, par, pidx, inside, held, rules)
     fitted, space = _fill(trimmed, par, pidx, held, rules)
-    fitted = _node(raw, fitted)
+    fitted = _node(valid, fitted, pidx)
     left = _left(stray, space, lv, par, rules)
     cut, given = stray[stray["what"] == "trimmed"], space[space["what"] == "filled"]
     summary = {
-        "fit_parent": True, "sliver_width_m": rules.sliver_width,
-        "units_changed": int((~shapely.equals_exact(raw, fitted, tolerance=0.0)).sum()),
+        "fit_parent": True, "sliver_width_m": rules.sliver_width, "invalid_repaired": int((~lv.valid).sum()),
+        "units_changed": int((~shapely.equals_exact(valid, fitted, tolerance=0.0)).sum()),
         "trimmed": len(cut), "trimmed_m2": round(float(cut["area_m2"].sum()), 1),
         "filled": len(given), "filled_m2": round(float(given["area_m2"].sum()), 1),
-        "left": left.to_dict("records"), "causes": _causes(left, rules),
+        "left": left, "causes": _causes(left, rules),
     }
-    plan = _plan(city, level, rules, units, raw, fitted, summary)
+    plan = _plan(city, level, rules, units, valid, fitted, summary)
     plan.summary["feasible"] = bool(not len(left) and not plan.summary["result_errors"])
     return plan
-
-
-#: What a part left alone is, in the plan's causes.
-LEFT = {"outside_parent": "超出上级的部分不是细长条，未裁去",
-        "kept_for_building": "超出上级的细长部分含本单元建筑的一部分，未裁去",
-        "gap": "上级内未覆盖的部分不是细长条，未填补",
-        "unfilled": "上级内未覆盖的细长部分未填补"}
 
 
 def _held(city: City, lv: Level, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
@@ -247,59 +258,58 @@ def _holding(pieces: np.ndarray, footprints: np.ndarray, rules: RuleSet) -> tupl
 
 
 def _trim(geoms: np.ndarray, par: Level, pidx: np.ndarray, inside: np.ndarray, held, rules: RuleSet):
-    """Cut the slivers outside their parent off the units. Returns the new geometries and one row
-    per part outside (``unit``, ``parent``, ``area_m2``, ``width_m``, ``what``: trimmed,
-    kept_for_building or outside_parent)."""
+    """Cut the slivers outside their parent off the units (and the hairlines of overlay noise).
+    Returns the new geometries and one row per part outside (``unit``, ``parent``, ``area_m2``,
+    ``width_m``, ``what``: trimmed, kept_for_building or outside_parent)."""
     out = np.flatnonzero((pidx >= 0) & ~inside)
-    parts, k = shapely.get_parts(polygonal(shapely.difference(geoms[out], par.geoms[pidx[out]])), return_index=True)
-    width, real = _width(parts)
-    parts, unit, width = parts[real], out[k[real]], width[real]
+    parts, k = shapely.get_parts(polygonal(shapely.difference(geoms[out], par.geoms[pidx[out]], grid_size=GRID)),
+                                 return_index=True)
+    unit, width = out[k], mean_width(parts)
     pi, bi = _holding(parts, held[0], rules)
     own = np.zeros(len(parts), bool)
     own[pi[held[1][bi] == unit[pi]]] = True
-    thin = width < rules.sliver_width
-    cut = thin & ~own
+    thin, real = width < rules.sliver_width, width > GRID
+    cut = thin & ~own & real
+    cut |= ~real & np.isin(unit, unit[cut])  # hairlines go with the slivers; alone they change nothing
     new = geoms.copy()
     if cut.any():
         who, group = np.unique(unit[cut], return_inverse=True)
-        new[who] = polygonal(shapely.difference(geoms[who], shapely.multipolygons(parts[cut], indices=group)))
+        new[who] = _solid(shapely.difference(geoms[who], shapely.multipolygons(parts[cut], indices=group),
+                                             grid_size=GRID))
     what = np.where(cut, "trimmed", np.where(thin, "kept_for_building", "outside_parent"))
     return new, pd.DataFrame({"unit": unit, "parent": pidx[unit], "area_m2": shapely.area(parts),
-                              "width_m": width, "what": what})
+                              "width_m": width, "what": what, "why": ""})[real]
 
 
 def _fill(geoms: np.ndarray, par: Level, pidx: np.ndarray, held, rules: RuleSet):
     """Give the slivers of each parent that no unit covers to the parent's units. Returns the new
     geometries and one row per uncovered piece (``unit`` -1, ``parent``, ``area_m2``, ``width_m``,
     ``what``: filled, unfilled or gap; ``why`` not filled)."""
-    space = shapely.get_parts(polygonal(np.array([shapely.difference(par.union, shapely.union_all(geoms))]))[0])
+    covered = shapely.union_all(geoms, grid_size=GRID)
+    space = shapely.get_parts(polygonal(np.array([shapely.difference(par.union, covered, grid_size=GRID)]))[0])
     si, pj = par.tree.query(space, predicate="intersects")
-    pieces, k = shapely.get_parts(polygonal(shapely.intersection(space[si], par.geoms[pj])), return_index=True)
-    width, real = _width(pieces)
+    pieces, k = shapely.get_parts(polygonal(shapely.intersection(space[si], par.geoms[pj], grid_size=GRID)),
+                                  return_index=True)
+    width = mean_width(pieces)
+    real = width > GRID  # not a hairline of overlay noise
     pieces, owner, width = pieces[real], pj[k[real]], width[real]
     rows = pd.DataFrame({"unit": -1, "parent": owner, "area_m2": shapely.area(pieces), "width_m": width,
-                         "what": np.where(width < rules.sliver_width, "unfilled", "gap"), "why": ""})
+                         "what": np.where(width < rules.sliver_width, "filled", "gap"), "why": ""})
     thin = np.flatnonzero(width < rules.sliver_width)
     faces, of = _split(pieces[thin], owner[thin], geoms, pidx, par, held[0])
     to, why = _receivers(faces, owner[thin][of], geoms, pidx, held, rules)
     new = geoms.copy()
     got = to >= 0
     if got.any():
-        who, merged = _union_by(np.r_[geoms[np.unique(to[got])], faces[got]],
-                                np.r_[np.unique(to[got]), to[got]])
-        new[who] = merged
-    per = pd.DataFrame({"piece": thin[of], "why": why}).groupby("piece")["why"]
-    rows.loc[per.groups.keys(), "why"] = per.agg(lambda w: "；".join(sorted(set(w) - {""})))
-    rows.loc[rows["why"].eq("") & rows["what"].eq("unfilled"), "what"] = "filled"
+        receivers = np.unique(to[got])
+        who, merged = _union_by(np.r_[geoms[receivers], faces[got]], np.r_[receivers, to[got]])
+        new[who] = _solid(merged)
+    missed = pd.Series(why[~got], index=thin[of[~got]])
+    if len(missed):
+        missed = missed.groupby(level=0).agg(lambda w: "；".join(sorted(set(w))))
+        rows.loc[missed.index, "what"] = "unfilled"
+        rows.loc[missed.index, "why"] = missed.to_numpy()
     return new, rows
-
-
-def _width(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean width of each part and whether it is more than overlay noise. Measured on the part
-    rounded to ``ON_EDGE``, which drops the hairlines that two nearly collinear edges leave (they
-    would add their length to the perimeter)."""
-    clean = shapely.set_precision(parts, ON_EDGE)
-    return mean_width(clean), shapely.area(clean) > 0
 
 
 def _split(pieces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.ndarray, par: Level,
@@ -309,70 +319,69 @@ def _split(pieces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.nd
     not made. Returns the faces and the index of the piece each comes from."""
     pi, u = _bordering(pieces, owner, geoms, pidx)
     xy, r = shapely.get_coordinates(geoms[u], return_index=True)
-    at = shapely.dwithin(shapely.points(xy), shapely.boundary(pieces[pi[r]]), ON_EDGE)
+    at = shapely.dwithin(shapely.points(xy), shapely.boundary(pieces[pi[r]]), NEAR)
     corners = pd.DataFrame({"piece": pi[r[at]], "x": xy[at, 0], "y": xy[at, 1]})
-    corners = corners.loc[~corners.assign(x=(corners["x"] / ON_EDGE).round(), y=(corners["y"] / ON_EDGE).round())
-                          .duplicated()].reset_index(drop=True)
+    corners = corners[~corners.assign(x=(corners["x"] / NEAR).round(), y=(corners["y"] / NEAR).round())
+                      .duplicated()].reset_index(drop=True)
     pts = shapely.points(corners[["x", "y"]].to_numpy())
-    qi, qu = shapely.STRtree(geoms).query(pts, predicate="dwithin", distance=ON_EDGE)
+    qi, qu = shapely.STRtree(geoms).query(pts, predicate="dwithin", distance=NEAR)
     meet = pd.DataFrame({"piece": corners["piece"].to_numpy()[qi], "unit": qu, "pt": qi}) \
         .merge(pd.DataFrame({"piece": pi, "unit": u})).groupby("pt")["unit"].nunique()
     p = meet.index[meet.to_numpy() >= 2].to_numpy()
     of = corners["piece"].to_numpy()[p]
     cuts = shapely.shortest_line(pts[p], shapely.boundary(par.geoms[owner[of]]))
-    ok = (shapely.length(cuts) > 4 * ON_EDGE) & shapely.covered_by(cuts, shapely.buffer(pieces[of], ON_EDGE))
-    cuts = _extend(cuts)
+    ok = (shapely.length(cuts) > NEAR) & shapely.covered_by(cuts, shapely.buffer(pieces[of], NEAR))
     if len(footprints):
         ci, bi = shapely.STRtree(footprints).query(cuts, predicate="intersects")
         ok[ci[~shapely.touches(cuts[ci], footprints[bi])]] = False
-    cuts, of = cuts[ok], of[ok]
+    cuts, of = _extend(cuts[ok]), of[ok]
     split = np.unique(of)
-    whole = np.setdiff1d(np.arange(len(pieces)), split)
     if not len(split):
         return pieces, np.arange(len(pieces))
+    whole = np.setdiff1d(np.arange(len(pieces)), split)
     lines = shapely.get_parts(shapely.union_all(np.r_[shapely.boundary(pieces[split]), cuts]))
     faces = shapely.get_parts(shapely.polygonize(lines))
     fi, si = shapely.STRtree(pieces[split]).query(shapely.point_on_surface(faces), predicate="within")
     return np.r_[pieces[whole], faces[fi]], np.r_[whole, split[si]]
 
 
-def _extend(lines: np.ndarray, by: float = 4 * ON_EDGE) -> np.ndarray:
+def _extend(lines: np.ndarray, by: float = NEAR) -> np.ndarray:
     """Two-point ``lines`` lengthened by ``by`` at both ends (so they cross the boundaries they end on)."""
     xy = shapely.get_coordinates(lines).reshape(-1, 2, 2)
     d = xy[:, 1] - xy[:, 0]
-    d /= np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)[:, None]
+    d /= np.hypot(d[:, 0], d[:, 1])[:, None]
     return shapely.linestrings(np.stack([xy[:, 0] - by * d, xy[:, 1] + by * d], axis=1))
 
 
 def _bordering(pieces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.ndarray):
     """(piece, unit) pairs of the units of each piece's parent that touch it."""
-    pi, u = shapely.STRtree(geoms).query(pieces, predicate="dwithin", distance=ON_EDGE)
+    pi, u = shapely.STRtree(geoms).query(pieces, predicate="dwithin", distance=NEAR)
     same = pidx[u] == owner[pi]
     return pi[same], u[same]
 
 
 def _receivers(faces: np.ndarray, owner: np.ndarray, geoms: np.ndarray, pidx: np.ndarray, held, rules: RuleSet):
-    """The unit each face goes to (-1: none) and why not: the unit of its parent with the longest
-    shared border, or the one holding the buildings it holds part of."""
+    """The unit each face goes to (-1: none) and why none: the unit of its parent holding the
+    buildings it holds part of, else the one with the longest shared border."""
     fi, u = _bordering(faces, owner, geoms, pidx)
-    border = shapely.length(shapely.intersection(shapely.boundary(faces[fi]), shapely.buffer(geoms[u], ON_EDGE)))
-    fi, u, border = fi[border > 10 * ON_EDGE], u[border > 10 * ON_EDGE], border[border > 10 * ON_EDGE]
+    border = shapely.length(shapely.intersection(shapely.boundary(faces[fi]), shapely.buffer(geoms[u], NEAR)))
+    shared = border > 4 * NEAR  # more than the ends of the buffer at a corner
+    fi, u, border = fi[shared], u[shared], border[shared]
     to = np.full(len(faces), -1)
     order = np.lexsort((-border, fi))
     first = order[np.r_[True, fi[order][1:] != fi[order][:-1]]] if len(fi) else order
     to[fi[first]] = u[first]
-    why = np.where(to >= 0, "", "无同一上级的单元与之相邻").astype(object)
+    why = np.where(to >= 0, "", "同一上级内没有单元与之相邻").astype(object)
     hf, hb = _holding(faces, held[0], rules)
-    holder = held[1][hb] if len(hb) else np.zeros(0, int)
+    holder = held[1][hb]
     hf, holder = hf[holder >= 0], holder[holder >= 0]
     for f in np.unique(hf):  # faces holding part of a building: few
         units = set(holder[hf == f].tolist())
-        borders = set(u[fi == f].tolist())
-        if len(units) == 1 and units <= borders:
+        if len(units) == 1 and units <= set(u[fi == f].tolist()):
             to[f], why[f] = units.pop(), ""
         else:
             to[f] = -1
-            why[f] = "含多个单元的建筑" if len(units) > 1 else "含建筑，其所属单元与之不相邻"
+            why[f] = "含分属多个单元的建筑" if len(units) > 1 else "含建筑的一部分，该建筑所属单元不在同一上级内或不与之相邻"
     return to, why
 
 
@@ -386,41 +395,114 @@ def _union_by(geoms: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.nda
     rank[order] = np.arange(len(inv)) - start[inv[order]]
     table = np.full((len(keys), rank.max() + 1), None, dtype=object)
     table[inv, rank] = geoms
-    return keys, shapely.union_all(table, axis=1)
+    return keys, shapely.union_all(table, axis=1, grid_size=GRID)
 
 
-def _node(raw: np.ndarray, geoms: np.ndarray) -> np.ndarray:
-    """``geoms`` with the vertices of the changed ones (not equal to ``raw``) inserted into the edges
-    of the units they touch, and theirs into the changed ones."""
-    changed = np.flatnonzero(~shapely.equals_exact(raw, geoms, tolerance=0.0))
+def _node(before: np.ndarray, geoms: np.ndarray, pidx: np.ndarray) -> np.ndarray:
+    """``geoms`` with the changed ones (not equal to ``before``) and the units they touch noded: their
+    vertices closer than ``NEAR`` made one (:func:`_merge_vertices`), then each one's vertices
+    inserted into the others' edges (:func:`gis.noding.node_neighbours`), so shared edges match
+    vertex for vertex; what that leaves invalid is repaired and parts it cuts off are reattached
+    (:func:`_reattach`)."""
+    changed = np.flatnonzero(~shapely.equals_exact(before, geoms, tolerance=0.0))
     if not len(changed):
         return geoms
     out = geoms.copy()
-    near = np.unique(shapely.STRtree(out).query(out[changed], predicate="dwithin", distance=ON_EDGE)[1])
-    out[near] = node_neighbours(out[changed], out[near])
-    out[changed] = node_neighbours(out[near], out[changed])
+    near = np.unique(shapely.STRtree(out).query(out[changed], predicate="dwithin", distance=NEAR)[1])
+    out[near] = _merge_vertices(out[near], ~np.isin(near, changed))
+    out[near] = node_neighbours(out[near], out[near], NEAR)
+    bad = near[~shapely.is_valid(out[near])]  # parts a hair apart made one, a neck closed
+    out[bad] = shapely.make_valid(out[bad], method="structure", keep_collapsed=False)
+    out[near] = _solid(out[near])
+    return _reattach(out, before, changed, pidx)
+
+
+def _reattach(geoms: np.ndarray, before: np.ndarray, changed: np.ndarray, pidx: np.ndarray) -> np.ndarray:
+    """Parts a changed unit has beyond as many as it had (a lobe of a sliver it got through a neck
+    narrower than ``NEAR``, which the noding closed) go to the unit of the same parent they share
+    the longest border with; they stay where there is none."""
+    grew = changed[shapely.get_num_geometries(geoms[changed]) > shapely.get_num_geometries(before[changed])]
+    if not len(grew):
+        return geoms
+    parts, k = shapely.get_parts(geoms[grew], return_index=True)
+    order = np.lexsort((-shapely.area(parts), k))
+    rank = np.empty(len(k), int)
+    rank[order] = np.arange(len(k)) - np.searchsorted(k[order], k[order])
+    extra = rank >= shapely.get_num_geometries(before[grew])[k]
+    bits, owner = parts[extra], grew[k[extra]]
+    bi, u = shapely.STRtree(geoms).query(bits, predicate="dwithin", distance=NEAR)
+    mine = (u != owner[bi]) & (pidx[u] == pidx[owner[bi]])
+    bi, u = bi[mine], u[mine]
+    border = shapely.length(shapely.intersection(shapely.boundary(bits[bi]), shapely.buffer(geoms[u], NEAR)))
+    order = np.lexsort((-border, bi))
+    first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]] if len(bi) else order
+    first = first[border[first] > 4 * NEAR]
+    if not len(first):
+        return geoms
+    out = geoms.copy()
+    moved = np.zeros(len(parts), bool)
+    moved[np.flatnonzero(extra)[bi[first]]] = True
+    out[grew] = _collect(parts[~moved], k[~moved], len(grew))
+    to = u[first]
+    who, merged = _union_by(np.r_[out[np.unique(to)], bits[bi[first]]], np.r_[np.unique(to), to])
+    out[who] = _solid(merged)
     return out
 
 
-def _left(stray: pd.DataFrame, space: pd.DataFrame, lv: Level, par: Level, rules: RuleSet) -> pd.DataFrame:
-    """The parts left alone (above the area tolerance), one record each, with codes for the report."""
-    rows = pd.concat([stray.assign(why=""), space], ignore_index=True)
+def _solid(geoms: np.ndarray) -> np.ndarray:
+    """The polygonal part of each geometry without the hairline parts (mean width under ``GRID``)
+    that rounding and snapping can leave."""
+    parts, k = shapely.get_parts(polygonal(geoms), return_index=True)
+    keep = mean_width(parts) > GRID
+    return _collect(parts[keep], k[keep], len(geoms))
+
+
+def _collect(parts: np.ndarray, k: np.ndarray, n: int) -> np.ndarray:
+    """``n`` geometries from polygons ``parts`` of geometry ``k`` (sorted): a Polygon where one, a
+    MultiPolygon where several, empty where none."""
+    out = np.full(n, shapely.Polygon(), dtype=object)
+    who, group = np.unique(k, return_inverse=True)
+    if len(who):
+        multi = shapely.multipolygons(parts, indices=group)
+        out[who] = np.where(shapely.get_num_geometries(multi) == 1, shapely.get_geometry(multi, 0), multi)
+    return out
+
+
+def _merge_vertices(geoms: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """``geoms`` with every cluster of vertices closer than ``NEAR`` to each other (two overlays'
+    versions of one point) moved onto one of them, a vertex of a ``fixed`` geometry if any; repeated
+    vertices dropped."""
+    xy, k = shapely.get_coordinates(geoms, return_index=True)
+    pts = shapely.points(xy)
+    a, b = shapely.STRtree(pts).query(pts, predicate="dwithin", distance=NEAR)
+    _, label = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(len(xy), len(xy))), directed=False)
+    order = np.lexsort((np.arange(len(xy)), ~fixed[k]))[::-1]  # written last: a fixed one, then the first
+    first = np.empty(label.max() + 1, int)
+    first[label[order]] = order
+    return shapely.remove_repeated_points(shapely.set_coordinates(geoms.copy(), xy[first[label]]), 0.0)
+
+
+def _left(stray: pd.DataFrame, space: pd.DataFrame, lv: Level, par: Level, rules: RuleSet) -> list[dict]:
+    """The parts left alone (above the area tolerance), one record each: ``what``, ``unit`` (None
+    for land no unit covers), ``parent``, ``area_m2``, ``width_m``, ``why``."""
+    rows = pd.concat([stray, space], ignore_index=True)
     rows = rows[rows["what"].isin(list(LEFT)) & (rows["area_m2"] > rules.area_tolerance)]
-    return pd.DataFrame({
-        "what": rows["what"].to_numpy(object),
-        "unit": [lv.codes[i] if i >= 0 else None for i in rows["unit"]],
-        "parent": par.codes[rows["parent"].to_numpy(int)],
-        "area_m2": rows["area_m2"].round(1).to_numpy(), "width_m": rows["width_m"].round(2).to_numpy(),
-        "why": rows["why"].to_numpy(object)})
+    return [{"what": r.what, "unit": lv.codes[r.unit] if r.unit >= 0 else None, "parent": par.codes[r.parent],
+             "area_m2": round(float(r.area_m2), 1), "width_m": round(float(r.width_m), 2), "why": r.why}
+            for r in rows.itertuples()]
 
 
-def _causes(left: pd.DataFrame, rules: RuleSet) -> list[str]:
-    """One line per kind of part left alone."""
-    out = []
-    for what, rows in left.groupby("what", sort=False):
-        where = "、".join(f"{u or p}（{a:,.1f} m²）" for u, p, a in zip(rows["unit"], rows["parent"], rows["area_m2"]))
-        out.append(f"{len(rows)} 处{LEFT[what]}（细长：平均宽 < {rules.sliver_width:g} m）：{where}")
-    return out
+def _causes(left: list[dict], rules: RuleSet) -> list[str]:
+    """One line per kind of part left alone, naming each (its unit, else its parent), its area and
+    width."""
+    lines = []
+    for what in LEFT:
+        rows = [r for r in left if r["what"] == what]
+        if rows:
+            each = "、".join(f"{r['unit'] or r['parent']}（{r['area_m2']:,.1f} m²，宽 {r['width_m']:.1f} m"
+                            f"{'：' + r['why'] if r['why'] else ''}）" for r in rows)
+            lines.append(f"{len(rows)} 处{LEFT[what].format(w=rules.sliver_width)}：{each}")
+    return lines
 
 
 def _holes(geoms) -> np.ndarray:
