@@ -30,6 +30,8 @@ import pandas as pd
 from gis.errors import RuleSetError
 
 MEASURES = ("households", "residents")
+#: The rule set used when none is named: by check, coverage, plans, repair, the CLI and the server.
+DEFAULT_RULES = "national"
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def _read(name_or_path: str | Path) -> tuple[dict, str]:
         raise RuleSetError(f"not valid TOML: {e}", file=where) from None
 
 
-def load_rules(name_or_path: str | Path = "national", _seen: tuple = ()) -> RuleSet:
+def load_rules(name_or_path: str | Path = DEFAULT_RULES, _seen: tuple = ()) -> RuleSet:
     """Load a bundled rule set by name or a user's TOML file by path."""
     if isinstance(name_or_path, RuleSet):
         return name_or_path

@@ -26,6 +26,7 @@ from gis.synth import synth
 
 SEEDS = [1, 2, 3, 4, 5, 6]
 LO, HI = 1000, 2000
+NC = "nanchang-2002"  # the community bounds (LO, HI) these plans are held to
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def assert_sound(city, plan):
 def test_merge_gives_the_small_community_to_a_neighbour(cities, seed):
     city, ids = cities[seed]
     small = ids["size_below"]
-    plan = merge(city, small)
+    plan = merge(city, small, rules=NC)
     new, _ = assert_sound(city, plan)
     assert small not in set(new["communities"]["code"])
     hh, _ = households_by_community(city)
@@ -152,7 +153,7 @@ def connected_splits(city, unit):
 def test_split_matches_brute_force(cities, seed):
     city, ids = cities[seed]
     big = ids["size_above"]
-    plan = split(city, big)
+    plan = split(city, big, rules=NC)
     assert_sound(city, plan)
     options = connected_splits(city, big)
     feasible = [(a, b) for a, b in options if LO <= a <= HI and LO <= b <= HI]
@@ -175,7 +176,7 @@ def test_split_reports_an_atom_over_the_maximum(cities):
     city2 = type(city)({**city.layers, "buildings": b, "communities": c}, metric_crs=city.metric_crs)
     hh, _ = households_by_community(city2)
     c.loc[c["code"] == big, "households"] = hh[big]
-    plan = split(city2, big)
+    plan = split(city2, big, rules=NC)
     assert not plan.feasible
     assert any(g in cause and "超过上限" in cause for cause in plan.summary["causes"])
     assert not plan.findings[plan.findings["code"] == "size_above"].empty  # not silently violated
@@ -185,7 +186,7 @@ def test_split_reports_an_atom_over_the_maximum(cities):
 def test_rebalance_only_moves_whole_grids_and_never_worsens(cities, seed):
     city, ids = cities[seed]
     street = street_of(city, ids["size_above"])
-    plan = rebalance(city, street)
+    plan = rebalance(city, street, rules=NC)
     new, left = assert_sound(city, plan)
     before = check(city, "nanchang-2002")
     comms = set(city["communities"].loc[city["communities"]["street_code"] == street, "code"])
@@ -195,7 +196,7 @@ def test_rebalance_only_moves_whole_grids_and_never_worsens(cities, seed):
 
 def test_plan_round_trip_map_and_cli(cities, tmp_path):
     city, ids = cities[2]
-    plan = split(city, ids["size_above"])
+    plan = split(city, ids["size_above"], rules=NC)
     gpkg, js = plan.save(tmp_path / "plan")
     doc = json.loads(js.read_text(encoding="utf-8"))
     assert doc["summary"]["households_moved"] == plan.summary["households_moved"]
@@ -274,7 +275,7 @@ def plain_partition(city, street, k, seed):
 def test_redraw_is_sound_within_bounds_and_moves_few(cities, seed):
     city, ids = cities[seed]
     street = street_of(city, ids["size_above"])
-    plan = redraw(city, street)
+    plan = redraw(city, street, rules=NC)
     new, _ = assert_sound(city, plan)  # contiguity, exact cover, households conserved, estates whole
     k = plan.summary["k"]
     units = units_of(new, street)
@@ -287,7 +288,7 @@ def test_redraw_is_sound_within_bounds_and_moves_few(cities, seed):
     inside = hh[list(units)]
     # rebalance from the current lines is a witness of feasibility; redraw must then be feasible too
     # and move no more households than it
-    reb = rebalance(city, street)
+    reb = rebalance(city, street, rules=NC)
     if reb.feasible:
         assert plan.feasible
         assert plan.summary["households_moved"] <= reb.summary["households_moved"]
@@ -310,7 +311,7 @@ def test_redraw_is_sound_within_bounds_and_moves_few(cities, seed):
 def test_redraw_keeps_clean_lines(seed):
     city, _ = synth(300, seed)
     for street in city["streets"]["code"]:
-        plan = redraw(city, street)
+        plan = redraw(city, street, rules=NC)
         assert plan.feasible and plan.summary["households_moved"] == 0, (street, plan.summary["causes"])
         assert (plan.units["status"] == "kept").all()
 
@@ -319,12 +320,12 @@ def test_redraw_with_k_units(cities):
     city, ids = cities[2]
     street = street_of(city, ids["size_above"])
     n = int((city["communities"]["street_code"] == street).sum())
-    plan = redraw(city, street, k=n - 1)
+    plan = redraw(city, street, k=n - 1, rules=NC)
     new, _ = assert_sound(city, plan)
     assert len(units_of(new, street)) == n - 1 and plan.summary["units_after"] == n - 1
     removed = plan.units[plan.units["status"] == "removed"]
     assert len(removed) == 1
-    plan = redraw(city, street, k=n + 1)
+    plan = redraw(city, street, k=n + 1, rules=NC)
     new, _ = assert_sound(city, plan)
     assert len(units_of(new, street)) == n + 1
     assert (plan.units["status"] == "new").sum() == 1
@@ -337,23 +338,23 @@ def test_redraw_infeasible_names_its_cause(cities):
     comms = city["communities"].loc[city["communities"]["street_code"] == street, "code"]
     total = int(hh[list(comms)].sum())
     k = total // LO + 1  # one unit too many for the minimum
-    plan = redraw(city, street, k=k)
+    plan = redraw(city, street, k=k, rules=NC)
     assert not plan.feasible and plan.summary["units_after"] == k
-    assert any(f"分成 {k} 个单位" in c for c in plan.summary["causes"])
+    assert any(f"分成 {k} 个社区" in c for c in plan.summary["causes"])
     assert_sound(city, plan)
     big = ids["size_above"]  # a grid alone over the maximum
     g = city["grids"][city["grids"]["community_code"] == big]["code"].iloc[0]
     b = city["buildings"].copy()
     b.loc[b["grid_code"] == g, "households"] = 2400 // (b["grid_code"] == g).sum() + 1
     city2 = type(city)({**city.layers, "buildings": b}, metric_crs=city.metric_crs)
-    plan = redraw(city2, street)
+    plan = redraw(city2, street, rules=NC)
     assert not plan.feasible and any(g in c and "超过上限" in c for c in plan.summary["causes"])
 
 
 def test_redraw_cli(cities, tmp_path):
     city, ids = cities[2]
     street = street_of(city, ids["size_above"])
-    plan = redraw(city, street)
+    plan = redraw(city, street, rules=NC)
     write_city(city, tmp_path / "city.gpkg")
     run = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--json",
                                    "--apply", str(tmp_path / "new.gpkg"), "--out", str(tmp_path / "plan")])
@@ -391,7 +392,7 @@ def test_plans_keep_facilities_work_units_and_fixed_units(cities, seed):
     declared = dict(zip(city["facilities"]["code"], city["facilities"]["community_code"]))
     at_home = {f for f, c in facility_homes(city).items() if declared[f] == c}
     assert at_home, "the synthetic city has facilities inside their communities"
-    for plan in (redraw(city, street, fixed=pinned), rebalance(city, street, fixed=pinned)):
+    for plan in (redraw(city, street, fixed=pinned, rules=NC), rebalance(city, street, fixed=pinned, rules=NC)):
         assert set(plan.summary["fixed"]) == work | set(pinned)
         new, _ = assert_sound(city, plan)
         old_g = city["communities"].set_index("code").geometry
@@ -409,12 +410,12 @@ def test_plans_keep_facilities_work_units_and_fixed_units(cities, seed):
 def test_work_units_can_be_reshaped_on_request_and_fixed_must_exist(cities):
     city, ids = cities[1]
     street = street_of(city, ids["size_above"])
-    plan = redraw(city, street, keep_kinds=())
+    plan = redraw(city, street, keep_kinds=(), rules=NC)
     assert plan.summary["fixed"] == []
     with pytest.raises(PlanError, match="fixed communities not found"):
-        redraw(city, street, fixed=["NOPE"])
+        redraw(city, street, fixed=["NOPE"], rules=NC)
     with pytest.raises(PlanError, match="both merged and fixed"):
-        merge(city, ids["size_below"], fixed=[ids["size_below"]])
+        merge(city, ids["size_below"], fixed=[ids["size_below"]], rules=NC)
 
 
 def test_fixed_from_the_cli(cities, tmp_path):
@@ -434,7 +435,7 @@ def test_fixed_from_the_cli(cities, tmp_path):
 def test_merge_follows_facilities(cities):
     city, ids = cities[1]
     small = ids["size_below"]
-    new = merge(city, small).apply(city)
+    new = merge(city, small, rules=NC).apply(city)
     theirs = set(city["facilities"].loc[city["facilities"]["community_code"] == small, "code"]) & \
         set(facility_homes(city))
     assert theirs, "the merged community had facilities"
@@ -450,7 +451,7 @@ def test_fixed_units_that_cut_the_street_in_pieces(cities):
 
     city, _ = cities[1]
     street, pin = "360102002000", "360102002002"
-    plan = redraw(city, street, fixed=[pin])
+    plan = redraw(city, street, fixed=[pin], rules=NC)
     a = atoms(city, "communities", parent=street, exclude=plan.summary["fixed"])
     pieces = components(len(a), a.i, a.j)
     assert pieces.max() > 0  # the premise: the rest is in more than one piece

@@ -25,7 +25,7 @@ from gis import findings as fnd
 from gis.check import assignment, size, topology
 from gis.check.level import Level
 from gis.model import PARENT, City
-from gis.rules import RuleSet, load_rules
+from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 
 
 def _owners_above(child_owner: np.ndarray, nest, parent: Level, points: np.ndarray) -> np.ndarray:
@@ -62,7 +62,7 @@ class Findings(gpd.GeoDataFrame):
         return self.attrs.get("summary", {})
 
 
-def check(city: City, rules: str | RuleSet = "national", *,
+def check(city: City, rules: str | RuleSet = DEFAULT_RULES, *,
           progress: Callable[[str], None] | None = None) -> Findings:
     """Check a city against a rule set; return its findings (errors first).
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from gis.check.level import Level
+from gis.findings import finding
+from gis.review import size_table
 from gis.rules import RuleSet
 
 WORD = {"households": "户", "residents": "人"}
@@ -24,26 +26,23 @@ WORD = {"households": "户", "residents": "人"}
 def sizes(level: Level, measured: dict[str, np.ndarray], rules: RuleSet) -> list[dict]:
     """Findings ``merge_candidate``, ``size_below``, ``size_above`` for one level.
 
-    ``measured`` maps a measure to its value per unit; for each unit and measure the first rule of
-    the level whose ``where`` matches applies.
+    ``measured`` maps a measure to its value per unit; each unit is held to its size rules as
+    :func:`gis.review.size_table` reads them (per measure, the first rule of the level that matches).
     """
+    table = size_table(level.units, level.name, rules, values=measured)
+    table = table[table["measure"].isin(list(measured))]
+    v = table["value"].to_numpy(float)
+    merge = v < table["merge_below"].fillna(-np.inf).to_numpy()
+    below = v < table["min"].fillna(-np.inf).to_numpy()
+    above = v > table["max"].fillna(np.inf).to_numpy()
     rows = []
-    taken = {m: np.zeros(len(level.geoms), dtype=bool) for m in measured}
-    for rule in (r for r in rules.sizes if r.level == level.name and r.measure in measured):
-        mine = rule.matches(level.units) & ~taken[rule.measure]
-        taken[rule.measure] |= mine
-        value = measured[rule.measure]
-        w = WORD[rule.measure]
-        checks = [("merge_candidate", rule.merge_below, value < (rule.merge_below or 0), "低于 {l:,.0f} {w}，可考虑撤并"),
-                  ("size_below", rule.min, value < (rule.min if rule.min is not None else -np.inf), "低于下限 {l:,.0f} {w}"),
-                  ("size_above", rule.max, value > (rule.max if rule.max is not None else np.inf), "高于上限 {l:,.0f} {w}")]
-        done = np.zeros(len(value), dtype=bool)
-        for code, limit, hit, text in checks:
-            for i in np.flatnonzero(mine & hit & ~done):
-                rows.append({"code": code, "severity": None, "layer": level.name, "ids": [level.codes[i]],
-                             "parent": None, "area_m2": None, "value": float(value[i]), "limit": float(limit),
-                             "rule": rule.rule, "source": rule.source, "geometry": level.geoms[i],
-                             "message": f"{level.label(i)} 有 {value[i]:,.0f} {w}，" + text.format(l=limit, w=w)
-                                        + f"（{rule.rule}）"})
-            done |= mine & hit
+    for i, r, m, lo, hi in zip(table.index, table.itertuples(), merge, below, above):
+        if not (m or lo or hi):
+            continue
+        code, limit, text = ("merge_candidate", r.merge_below, "低于 {l:,.0f} {w}，可考虑撤并") if m else \
+            ("size_below", r.min, "低于下限 {l:,.0f} {w}") if lo else ("size_above", r.max, "高于上限 {l:,.0f} {w}")
+        w = WORD[r.measure]
+        rows.append(finding(code, level.name, [level.codes[i]], level.geoms[i],
+                            f"{level.label(i)} 有 {r.value:,.0f} {w}，" + text.format(l=limit, w=w) + f"（{r.rule}）",
+                            rule=r.rule, source=r.source, value=float(r.value), limit=float(limit)))
     return rows

@@ -45,7 +45,7 @@ from gis.coverage.kinds import KINDS, known_kinds, label
 from gis.coverage.network import Attachment, Network, at_nodes, attach, build_network, off_ground, road_ids
 from gis.errors import InputError
 from gis.model import City
-from gis.rules import RuleSet, load_rules
+from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 
 __all__ = ["coverage", "Coverage", "radii", "suggest", "build_network", "attach", "at_nodes", "KINDS",
            "Network", "Attachment", "position", "standards", "walk", "siting", "cameras", "pieces"]
@@ -156,7 +156,7 @@ def position(net: Network, spots: Attachment) -> np.ndarray:
     return shapely.line_interpolate_point(net.geoms[spots.edge], spots.along)
 
 
-def coverage(city: City, rules: str | RuleSet = "national", *, kinds=None, minutes: int | None = None,
+def coverage(city: City, rules: str | RuleSet = DEFAULT_RULES, *, kinds=None, minutes: int | None = None,
              site: int = 0, exact: bool = False, connected: bool = False) -> Coverage:
     """Standards, walking coverage and (with ``site=k``) ``k`` suggested new sites per kind.
 

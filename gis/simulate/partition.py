@@ -31,7 +31,8 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from gis.model import LABELS, PARENT, City
 from gis.noding import node_neighbours
-from gis.rules import RuleSet, load_rules
+from gis.review import size_table
+from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import Atoms, PlanError, atoms, components
 from gis.simulate.plan import Plan, build
 
@@ -63,8 +64,8 @@ def held(city: City, level: str, parent: str | None, fixed=(), keep_kinds=KEEP_K
 
 
 def unit_bounds(units: pd.DataFrame, level: str, rules: RuleSet) -> pd.DataFrame:
-    """Per unit code: the ``measure``, ``min`` and ``max`` of the first size rule of ``level`` that
-    matches it (NaN bounds where no rule applies).
+    """Per unit code: the ``measure``, ``min`` and ``max`` a plan balances — the unit's primary
+    size rule (:func:`gis.review.size_table`; NaN bounds where no rule applies).
 
     >>> import pandas as pd
     >>> u = pd.DataFrame({"code": ["A", "B"], "kind": ["territorial", "work_unit"], "has_committee": [True, True]})
@@ -73,13 +74,12 @@ def unit_bounds(units: pd.DataFrame, level: str, rules: RuleSet) -> pd.DataFrame
     """
     out = pd.DataFrame({"measure": "households", "min": np.nan, "max": np.nan},
                        index=pd.Index(units["code"].to_numpy(object), name="code"))
-    taken = np.zeros(len(units), bool)
-    for rule in (r for r in rules.sizes if r.level == level):
-        mine = rule.matches(units) & ~taken
-        taken |= mine
-        out.loc[mine, "measure"] = rule.measure
-        out.loc[mine, "min"] = rule.min if rule.min is not None else np.nan
-        out.loc[mine, "max"] = rule.max if rule.max is not None else np.nan
+    table = size_table(units, level, rules)
+    primary = table[table["primary"].astype(bool)]
+    rows = primary.index.to_numpy()
+    out.iloc[rows, 0] = primary["measure"].to_numpy()
+    out.iloc[rows, 1] = primary["min"].to_numpy(float)
+    out.iloc[rows, 2] = primary["max"].to_numpy(float)
     return out
 
 
@@ -95,7 +95,7 @@ def violation(value, lo, hi) -> np.ndarray:
 # ---- merge ---------------------------------------------------------------------------------------
 
 def merge(city: City, unit: str | list[str] | None = None, *, level: str = "communities",
-          parent: str | None = None, rules: str | RuleSet = "nanchang-2002", fixed=(),
+          parent: str | None = None, rules: str | RuleSet = DEFAULT_RULES, fixed=(),
           keep_kinds=KEEP_KINDS) -> Plan:
     """Merge units below their minimum into neighbours of the same parent.
 
@@ -142,14 +142,14 @@ def merge(city: City, unit: str | list[str] | None = None, *, level: str = "comm
         dissolved = _dissolve(ctx, label, k)
         options = [o for o in (whole, dissolved) if o is not None]
         if not options:
-            also = f"（不计固定的单位 {', '.join(keep)}）" if keep else ""
-            causes.append(f"{ctx.label(u)} 与同一上级内的其他单位均不相邻{also}，无法合并")
+            also = f"（不计固定的{LABELS[ctx.level]} {', '.join(keep)}）" if keep else ""
+            causes.append(f"{ctx.label(u)} 与同一上级内的其他{LABELS[ctx.level]}均不相邻{also}，无法合并")
             continue
         best = min(options, key=lambda o: (o[1], o is not whole))
         label = best[0]
         if best[1] > 0:
-            causes.append(f"{ctx.label(u)} 无法在规模上限内并入相邻单位："
-                          f"相邻单位容量不足（合并后仍超出 {best[1]:,.0f} {ctx.word(k)}）")
+            causes.append(f"{ctx.label(u)} 无法在规模上限内并入相邻{LABELS[ctx.level]}："
+                          f"相邻{LABELS[ctx.level]}容量不足（合并后仍超出 {best[1]:,.0f} {ctx.word(k)}）")
     return ctx.plan("merge", label, causes, {"merged": wanted, "fixed": keep})
 
 
@@ -195,7 +195,7 @@ def _dissolve(ctx: "_Context", label: np.ndarray, k: int):
 
 # ---- rebalance -----------------------------------------------------------------------------------
 
-def rebalance(city: City, parent: str, *, level: str = "communities", rules: str | RuleSet = "nanchang-2002",
+def rebalance(city: City, parent: str, *, level: str = "communities", rules: str | RuleSet = DEFAULT_RULES,
               max_moves: int = 500, fixed=(), keep_kinds=KEEP_KINDS) -> Plan:
     """Move whole estate blocks between neighbouring units of ``parent`` until all are within bounds.
 
@@ -225,7 +225,7 @@ def rebalance(city: City, parent: str, *, level: str = "communities", rules: str
             causes.append(f"{ctx.label(code)}：{LABELS[a.child]} {', '.join(a.frame['code'].iloc[big[0]])} 单独就有 "
                           f"{ctx.w[big[0]].sum():,.0f} {ctx.word(k)}，超过上限 {hi[k]:,.0f}")
         else:
-            causes.append(f"{ctx.label(code)} 有 {size[k]:,.0f} {ctx.word(k)}：相邻单位之间没有能减少超限的整块调整")
+            causes.append(f"{ctx.label(code)} 有 {size[k]:,.0f} {ctx.word(k)}：相邻{LABELS[ctx.level]}之间没有能减少超限的整块调整")
     return ctx.plan("rebalance", label, causes, {"steps": steps, "max_moves": max_moves, "fixed": keep}, scope="all")
 
 
@@ -273,7 +273,7 @@ def _greedy_moves(ctx: "_Context", label: np.ndarray, lo: np.ndarray, hi: np.nda
 # ---- split ---------------------------------------------------------------------------------------
 
 def split(city: City, unit: str, k: int | None = None, *, level: str = "communities",
-          rules: str | RuleSet = "nanchang-2002", seed: int = 0, tries: int = 300) -> Plan:
+          rules: str | RuleSet = DEFAULT_RULES, seed: int = 0, tries: int = 300) -> Plan:
     """Split an over-sized unit into ``k`` contiguous parts within bounds.
 
     Method: recursive balanced bipartition on random spanning trees of the unit's block graph,
@@ -309,7 +309,7 @@ def split(city: City, unit: str, k: int | None = None, *, level: str = "communit
         causes.append(f"{LABELS[a.child]} {names} 单独就有 {wb[b]:,.0f} {ctx.word(u)}，超过上限 {hi:,.0f}；"
                       f"网格（及小区）不可拆分")
     if np.isfinite(lo) and total < k * lo:
-        causes.append(f"{ctx.label(unit)} 共 {total:,.0f} {ctx.word(u)}，不足以分成 {k} 个各不少于 {lo:,.0f} 的单位")
+        causes.append(f"{ctx.label(unit)} 共 {total:,.0f} {ctx.word(u)}，不足以分成 {k} 个各不少于 {lo:,.0f} 的{LABELS[ctx.level]}")
     if k > nb:
         causes.append(f"{ctx.label(unit)} 只有 {nb} 个不可分的地块，无法分成 {k} 个")
         k = nb
@@ -351,7 +351,7 @@ def split(city: City, unit: str, k: int | None = None, *, level: str = "communit
     if viol > 0 and not causes and not _subset_fits(wb, lo, hi, total, k):
         causes.append(f"{ctx.label(unit)} 由 {nb} 个不可分的地块组成（{', '.join(f'{x:,.0f}' for x in sorted(wb))} "
                       f"{ctx.word(u)}），任何组合都不能使每部分在 {lo:,.0f}–{hi:,.0f} {ctx.word(u)} 之间；"
-                      f"可改用 rebalance 把地块调给相邻单位")
+                      f"可改用 rebalance 把地块调给相邻{LABELS[ctx.level]}")
     elif viol > 0 and not causes:
         causes.append(f"{tries} 棵随机生成树中没有找到各部分都在 {lo:,.0f}–{hi:,.0f} {ctx.word(u)} 之间的连通划分")
     return ctx.plan("split", label, causes, {"k": k, "tries": tries, "partitions_seen": len(seen), "seed": seed})

@@ -38,8 +38,9 @@ import shapely
 from gis.atomic import replacing
 from gis.check import check
 from gis.findings import findings as _findings
-from gis.findings import key, to_json
+from gis.findings import to_json
 from gis.model import LEVELS, PARENT, City
+from gis.review import new_findings, subset
 from gis.rules import RuleSet, load_rules
 from gis.simulate.atoms import PlanError, polsby_popper
 
@@ -225,8 +226,8 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
                 _findings([], crs=units.crs), summary, noded)
     found = result_findings(plan.apply(city), level, parent, rules)
     plan.findings = found
-    existing = _keys(result_findings(city, level, parent, rules))
-    errors = found[(found["severity"] == "error") & ~_keys(found).isin(existing)]  # errors the plan made
+    fresh = new_findings(result_findings(city, level, parent, rules), found, rules)
+    errors = fresh[fresh["severity"] == "error"]  # errors the plan made
     touched = sizes["status"].isin(["changed", "new"]) if scope == "changed" else sizes["status"] != "removed"
     out_of_bounds = sorted(sizes.index[~sizes["ok"] & touched])
     untouched = sorted(sizes.index[~sizes["ok"] & ~touched & (sizes["status"] != "removed")])
@@ -246,12 +247,6 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
     plan.summary.setdefault("feasible", not out_of_bounds and not len(errors))
     plan.summary.setdefault("causes", [])
     return plan
-
-
-def _keys(found: gpd.GeoDataFrame) -> pd.Series:
-    """One key per finding (``gis.findings.key``), to tell the findings of two checks apart."""
-    return pd.Series([key(c, lay, ids) for c, lay, ids in zip(found["code"], found["layer"], found["ids"])],
-                     index=found.index, dtype=object)
 
 
 def _move_children(layers: dict, level: str, moves: gpd.GeoDataFrame) -> None:
@@ -361,30 +356,8 @@ def diff(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, tolerance: float = 1
 
 def result_findings(city: City, level: str, parent: str | None, rules) -> gpd.GeoDataFrame:
     """``check`` of ``parent`` (a unit of the level above ``level``) and everything under it, or of the
-    whole city when ``parent`` is None."""
-    rules = load_rules(rules)
-    if parent is None:
-        sub = {k: v for k, v in city.layers.items() if k in LEVELS or k == "buildings"}
-        return check(City(sub, source=city.source, metric_crs=city.metric_crs), rules)
-    up = PARENT[level][0]
-    sub = {up: city[up][city[up]["code"] == parent]}
-    codes = {parent}
-    lv = level
-    while lv in city.layers:
-        col = PARENT[lv][1]
-        sub[lv] = city[lv][city[lv][col].isin(codes)]
-        codes = set(sub[lv]["code"])
-        below = LEVELS.index(lv) + 1
-        if below >= len(LEVELS):
-            break
-        lv = LEVELS[below]
-    if "buildings" in city:
-        b = city["buildings"]
-        pts = shapely.point_on_surface(np.asarray(b.geometry.values))
-        area = shapely.union_all(np.asarray(sub[up].geometry.values))
-        shapely.prepare(area)
-        sub["buildings"] = b[shapely.intersects(area, pts)]
-    return check(City(sub, source=city.source, metric_crs=city.metric_crs), rules)
+    whole city when ``parent`` is None (:func:`gis.review.subset`)."""
+    return check(subset(city, parent, level), load_rules(rules))
 
 
 def _records(df: pd.DataFrame) -> list[dict]:

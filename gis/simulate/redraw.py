@@ -71,7 +71,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 from gis.model import LABELS, PARENT, City
-from gis.rules import RuleSet, load_rules
+from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import PlanError, atoms, components
 from gis.simulate.partition import (KEEP_KINDS, _block_edges, _Context, _greedy_moves, _subset_fits, held,
                                     unit_bounds, violation)
@@ -87,7 +87,7 @@ MORE_TRIES = 300
 
 
 def redraw(city: City, parent: str, *, level: str = "communities", k: int | None = None,
-           rules: str | RuleSet = "nanchang-2002", seed: int = 0, tries: int | None = None, fixed=(),
+           rules: str | RuleSet = DEFAULT_RULES, seed: int = 0, tries: int | None = None, fixed=(),
            keep_kinds=KEEP_KINDS) -> Plan:
     """Draw all units of ``level`` inside ``parent`` afresh from their atoms (see the module docstring).
 
@@ -105,6 +105,7 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     total = float(ctx.w.sum())
     word = ctx.word(0)
     who = f"{LABELS[PARENT[level][0]]} {parent}"
+    unit = LABELS[level]
     causes: list[str] = []
 
     nb = int(ctx.block.max()) + 1
@@ -120,10 +121,10 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     if k < 1:
         raise PlanError(f"k must be at least 1, got {k}")
     if k_min > k_max:
-        causes.append(f"{who} 共 {total:,.0f} {word}，没有单位数能使每个都在 {lo:,.0f}–{hi:,.0f} {word} 之间")
+        causes.append(f"{who} 共 {total:,.0f} {word}，没有{unit}数能使每个都在 {lo:,.0f}–{hi:,.0f} {word} 之间")
     elif not k_min <= k <= k_max:
-        causes.append(f"{who} 共 {total:,.0f} {word}，分成 {k} 个单位不能都在 {lo:,.0f}–{hi:,.0f} {word} 之间"
-                      f"（可行的单位数为 {k_min}–{k_max}）")
+        causes.append(f"{who} 共 {total:,.0f} {word}，分成 {k} 个{unit}不能都在 {lo:,.0f}–{hi:,.0f} {word} 之间"
+                      f"（可行的{unit}数为 {k_min}–{k_max}）")
     for b in np.flatnonzero(wb > hi):
         names = ", ".join(a.frame["code"][ctx.block == b])
         causes.append(f"{LABELS[a.child]} {names} 单独就有 {wb[b]:,.0f} {word}，超过上限 {hi:,.0f}；网格（及小区）不可拆分")
@@ -143,7 +144,7 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
         ks = [default_k(len(np.unique(old_b[piece == c])), wb[piece == c].sum(), lo, hi, int((piece == c).sum()))
               for c in range(piece.max() + 1)]
         if k_rule == "given" and sum(ks) != k:
-            causes.append(f"{who} 除固定的单位（{', '.join(keep)}）外分成 {len(ks)} 片，各片按现有单位数重划，"
+            causes.append(f"{who} 除固定的{unit}（{', '.join(keep)}）外分成 {len(ks)} 片，各片按现有{unit}数重划，"
                           f"共 {sum(ks)} 个而非 {k} 个")
         k = sum(ks)
         extra.update({"k": k, "k_rule": f"per piece between the fixed units: {ks}"})
@@ -172,9 +173,9 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     viol = stats["violation"]
     if viol > 0 and not causes:
         if not _subset_fits(wb, lo, hi, total, k):
-            causes.append(f"{who} 的地块（{nb} 个）任何组合都不能使每个单位在 {lo:,.0f}–{hi:,.0f} {word} 之间")
+            causes.append(f"{who} 的地块（{nb} 个）任何组合都不能使每个{unit}在 {lo:,.0f}–{hi:,.0f} {word} 之间")
         else:
-            causes.append(f"{stats['trees']} 棵随机生成树中没有找到 {k} 个单位都在 {lo:,.0f}–{hi:,.0f} {word} 之间的连通划分")
+            causes.append(f"{stats['trees']} 棵随机生成树中没有找到 {k} 个{unit}都在 {lo:,.0f}–{hi:,.0f} {word} 之间的连通划分")
     return ctx.plan("redraw", label, causes, extra, scope="all")
 
 
