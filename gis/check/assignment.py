@@ -23,6 +23,7 @@ import numpy as np
 import shapely
 
 from gis.check.level import Level
+from gis.findings import finding
 from gis.rules import RuleSet
 
 
@@ -35,10 +36,9 @@ class Assignment:
     findings: list[dict]
 
 
-def _row(code, rules, ids, geometry, message, parent=None, value=None, limit=None):
-    return {"code": code, "severity": None, "layer": "buildings", "ids": list(ids), "parent": parent,
-            "area_m2": None, "value": value, "limit": limit, "rule": "人无遗漏",
-            "source": rules.principle("人无遗漏")[0], "message": message, "geometry": geometry}
+def _row(code, rules, ids, geometry, message, layer="buildings", **columns):
+    return finding(code, layer, ids, geometry, message, rule="人无遗漏", source=rules.principle("人无遗漏")[0],
+                   **columns)
 
 
 def assign(buildings: gpd.GeoDataFrame, grids: Level, rules: RuleSet) -> Assignment:
@@ -105,7 +105,7 @@ def households_mismatch(level: Level, counted: dict[str, np.ndarray], rules: Rul
             continue
         declared = level.units[m].to_numpy()
         for i in np.flatnonzero((declared != sums) & ~np.isin(level.codes, list(unknown))):
-            rows.append({**_row("households_mismatch", rules, [level.codes[i]], level.geoms[i],
-                                f"{level.label(i)} 申报 {declared[i]:,.0f} {word[m]}，其建筑合计 {sums[i]:,.0f} {word[m]}",
-                                value=float(sums[i]), limit=float(declared[i])), "layer": level.name})
+            rows.append(_row("households_mismatch", rules, [level.codes[i]], level.geoms[i],
+                             f"{level.label(i)} 申报 {declared[i]:,.0f} {word[m]}，其建筑合计 {sums[i]:,.0f} {word[m]}",
+                             layer=level.name, value=float(sums[i]), limit=float(declared[i])))
     return rows

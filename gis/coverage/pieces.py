@@ -31,6 +31,7 @@ import numpy as np
 import shapely
 
 from gis.coverage.network import Attachment, Network, road_ids
+from gis.findings import finding
 from gis.rules import RuleSet
 
 #: The principle a cut-off piece endangers: its households reach no facility of the main network.
@@ -73,8 +74,7 @@ def piece_findings(net: Network, roads: gpd.GeoDataFrame, buildings: Attachment,
     order = np.argsort(edge_piece, kind="stable")
     geoms = shapely.multilinestrings(net.geoms[order], indices=edge_piece[order])
     source = rules.principle(RULE)[0]
-    return [{"code": "network_piece", "severity": None, "layer": "roads", "ids": ids[r].tolist(), "parent": None,
-             "area_m2": None, "value": float(hh[p]), "limit": None, "rule": RULE, "source": source,
-             "message": f"道路网第 {p + 1} 块与主网不相连：{len(r):,} 条道路，"
-                        f"{n_buildings[p]:,} 栋建筑，{hh[p]:,.0f} 户", "geometry": geoms[p]}
+    return [finding("network_piece", "roads", ids[r].tolist(), geoms[p],
+                    f"道路网第 {p + 1} 块与主网不相连：{len(r):,} 条道路，{n_buildings[p]:,} 栋建筑，{hh[p]:,.0f} 户",
+                    rule=RULE, source=source, value=float(hh[p]))
             for p, r in enumerate(np.split(pairs[:, 1], split)) if p > 0]

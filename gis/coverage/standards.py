@@ -33,6 +33,7 @@ import pandas as pd
 import shapely
 
 from gis.coverage.kinds import label
+from gis.findings import finding
 from gis.model import LABELS
 from gis.rules import RuleSet
 
@@ -143,8 +144,7 @@ def shortfalls(rules: RuleSet, units: gpd.GeoDataFrame, facilities: gpd.GeoDataF
                                              f"缺口 {lim - v:,.1f} m²"))
         for value, limit, message in checks:
             for i in np.flatnonzero(value < limit - 1e-9):
-                rows.append({"code": "facility_shortfall", "severity": None, "layer": level, "ids": [codes[i]],
-                             "parent": parents[i], "area_m2": None, "value": float(value[i]),
-                             "limit": float(limit[i]), "rule": r.rule, "source": r.source,
-                             "message": f"{labels[i]}：{message(i, value[i], limit[i])}", "geometry": geoms[i]})
+                rows.append(finding("facility_shortfall", level, [codes[i]], geoms[i],
+                                    f"{labels[i]}：{message(i, value[i], limit[i])}", rule=r.rule, source=r.source,
+                                    parent=parents[i], value=float(value[i]), limit=float(limit[i])))
     return rows
