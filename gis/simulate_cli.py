@@ -17,13 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from gis.errors import WanggeError, exit_code
+from gis.rules import DEFAULT_RULES
 
 app = typer.Typer(help="Plans: merge, split, rebalance, redraw, repair units under the size rules.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 err = Console(stderr=True)
 
 CITY = typer.Argument(..., help="City: a GeoPackage in the standard layout, or a mapping file (.toml).")
-RULES = typer.Option("nanchang-2002", "--rules", "-r", help="Rule set name or TOML file.")
+RULES = typer.Option(DEFAULT_RULES, "--rules", "-r", help="Rule set name or TOML file.")
 OUT = typer.Option(None, "--out", "-o", help="Write the plan to OUT.gpkg + OUT.json.")
 MAP = typer.Option(None, "--map", "-m", help="Write a map of the plan (HTML, works offline).")
 APPLY = typer.Option(None, "--apply", help="Write the city with the plan applied to this GeoPackage.")
@@ -145,7 +146,7 @@ def redraw(city: Path = CITY, parent: str = typer.Argument(..., help="Parent cod
 @app.command()
 def repair(city: Path = CITY, level: str = typer.Option("streets", help="Level to repair (to fit with --fit-parent: "
                                                                         "grids or communities)."),
-           rules: str = typer.Option("national", "--rules", "-r", help="Rule set name or TOML file."),
+           rules: str = RULES,
            gap_width: Optional[float] = typer.Option(None, help="Fill only gaps narrower than this (m); "
                                                                 "default: every enclosed gap."),
            fit_parent: bool = typer.Option(False, "--fit-parent", help=(

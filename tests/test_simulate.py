@@ -208,7 +208,7 @@ def test_plan_round_trip_map_and_cli(cities, tmp_path):
     assert "cdn" not in html and ids["size_above"] in html and "方案后" in html
     write_city(city, tmp_path / "city.gpkg")
     run = CliRunner().invoke(app, ["simulate", "split", str(tmp_path / "city.gpkg"), ids["size_above"],
-                                   "--json", "--apply", str(tmp_path / "new.gpkg")])
+                                   "-r", NC, "--json", "--apply", str(tmp_path / "new.gpkg")])
     assert run.exit_code == (0 if plan.feasible else 1), run.output
     assert json.loads(run.stdout)["summary"]["households_moved"] == plan.summary["households_moved"]
     bad = CliRunner().invoke(app, ["simulate", "split", str(tmp_path / "city.gpkg"), "NOPE"])
@@ -357,14 +357,14 @@ def test_redraw_cli(cities, tmp_path):
     plan = redraw(city, street, rules=NC)
     write_city(city, tmp_path / "city.gpkg")
     run = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--json",
-                                   "--apply", str(tmp_path / "new.gpkg"), "--out", str(tmp_path / "plan")])
+                                   "-r", NC, "--apply", str(tmp_path / "new.gpkg"), "--out", str(tmp_path / "plan")])
     assert run.exit_code == (0 if plan.feasible else 1), run.output
     assert json.loads(run.stdout)["summary"]["households_moved"] == plan.summary["households_moved"]
     assert (tmp_path / "plan.json").exists() and (tmp_path / "new.gpkg").exists()
     new = read_city(tmp_path / "new.gpkg")
     assert len(units_of(new, street)) == plan.summary["k"]
     n = int((city["communities"]["street_code"] == street).sum())
-    too_many = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--k", "99"])
+    too_many = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--k", "99", "-r", NC])
     assert too_many.exit_code == 1 and "99" in too_many.output
     bad = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), "NOPE"])
     assert bad.exit_code == 2 and "NOPE" in bad.output
@@ -425,7 +425,7 @@ def test_fixed_from_the_cli(cities, tmp_path):
     other = sorted(set(city["communities"].loc[city["communities"]["street_code"] == street, "code"])
                    - {ids["size_above"]})[0]
     run = CliRunner().invoke(app, ["simulate", "redraw", str(tmp_path / "city.gpkg"), street, "--json",
-                                   "--fixed", other, "--reshape-work-units"])
+                                   "-r", NC, "--fixed", other, "--reshape-work-units"])
     assert run.exit_code in (0, 1), run.output
     assert json.loads(run.output)["summary"]["fixed"] == [other]
     bad = CliRunner().invoke(app, ["simulate", "rebalance", str(tmp_path / "city.gpkg"), street, "--fixed", "NOPE"])

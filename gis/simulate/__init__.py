@@ -16,7 +16,7 @@ from gis.simulate.maps import plan_map
 from gis.simulate.partition import merge, rebalance, split, unit_bounds
 from gis.simulate.plan import Plan, load_plan
 from gis.simulate.redraw import redraw
-from gis.simulate.repair import repair
+from gis.simulate.repair import fit_parent, repair
 
-__all__ = ["Atoms", "Plan", "PlanError", "adjacency", "atoms", "load_plan", "merge", "plan_map",
+__all__ = ["Atoms", "Plan", "PlanError", "adjacency", "atoms", "fit_parent", "load_plan", "merge", "plan_map",
            "polsby_popper", "rebalance", "redraw", "repair", "split", "unit_bounds"]

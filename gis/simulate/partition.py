@@ -595,8 +595,6 @@ class _Context:
         noded = self._noded(units) if a.child == "enclosures" else None
         plan = build(operation, self.level, a.parent or _parent_of(self.before, up_col), self.rules, self.city,
                      before, units, moves, bounds, summary, scope, noded)
-        plan.summary["feasible"] = bool(not plan.summary["out_of_bounds"] and not plan.summary["result_errors"]
-                                        and contiguous and not causes)
         if plan.summary["out_of_bounds"] and not causes:
             plan.summary["causes"] = [f"{self.label(c)} 超出规模范围" for c in plan.summary["out_of_bounds"]]
         return plan

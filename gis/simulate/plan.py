@@ -244,9 +244,23 @@ def build(operation: str, level: str, parent: str | None, rules: RuleSet, city: 
         "untouched_out_of_bounds": untouched,
         **summary,
     }
-    plan.summary.setdefault("feasible", not out_of_bounds and not len(errors))
     plan.summary.setdefault("causes", [])
+    plan.summary["feasible"] = feasible(plan.summary)
     return plan
+
+
+def feasible(summary: dict) -> bool:
+    """The one rule of a feasible plan: it names no cause (what its operation could not do), leaves
+    no unit it changed out of bounds, makes no new error (:func:`gis.review.new_findings`) and keeps
+    every unit one connected piece.
+
+    >>> feasible({"causes": [], "out_of_bounds": [], "result_errors": 0, "contiguous": True})
+    True
+    >>> feasible({"causes": ["社区 A 与其他社区均不相邻，无法合并"], "out_of_bounds": [], "result_errors": 0})
+    False
+    """
+    return bool(not summary.get("causes") and not summary.get("out_of_bounds")
+                and not summary.get("result_errors") and summary.get("contiguous", True))
 
 
 def _move_children(layers: dict, level: str, moves: gpd.GeoDataFrame) -> None:

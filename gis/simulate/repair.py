@@ -42,10 +42,10 @@ from gis.check.topology import nesting
 from gis.findings import findings as _findings
 from gis.model import LEVELS, PARENT, City
 from gis.noding import ON_EDGE, node_neighbours
-from gis.rules import RuleSet, load_rules
+from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import PlanError
 from gis.simulate.partition import unit_bounds
-from gis.simulate.plan import Plan, build
+from gis.simulate.plan import Plan, build, feasible
 
 #: Precision (m) of the overlays that make fitted units: coordinates are rounded to this grid, so
 #: edges that two overlays computed a hair apart become one (no hairline slivers, no necks).
@@ -61,7 +61,7 @@ LEFT = {"outside_parent": "超出上级的部分平均宽不小于 {w:g} m，不
         "unfilled": "上级内无单元覆盖的细长部分未填补"}
 
 
-def repair(city: City, level: str = "streets", rules: str | RuleSet = "national", *,
+def repair(city: City, level: str = "streets", rules: str | RuleSet = DEFAULT_RULES, *,
            gap_width: float | None = None, snap: float = -1.0,
            merge_strategy: str = "longest_border") -> Plan:
     """A plan that makes ``level`` a valid coverage without gaps inside its outline.
@@ -109,10 +109,12 @@ def repair(city: City, level: str = "streets", rules: str | RuleSet = "national"
     if len(holes_after):
         summary["causes"].append(f"{len(holes_after)} 处空白宽于 gap_width = {gap_width} m，未填补")
     plan = _plan(city, level, rules, units, raw, cleaned, summary)
-    topo = plan.findings[plan.findings["severity"] == "error"]
-    plan.summary["feasible"] = bool(plan.summary["coverage_valid"] and not len(topo))
-    if len(topo):
+    topo = plan.findings[(plan.findings["severity"] == "error") & (plan.findings["layer"] == level)]
+    if len(topo):  # repair's own aim: errors of the level it did not remove, old ones included
         plan.summary["causes"].append("修复后仍有错误：" + ", ".join(sorted(set(topo["code"]))))
+    if not plan.summary["coverage_valid"]:
+        plan.summary["causes"].append("修复后仍不是有效的覆盖（GEOS coverage_is_valid）")
+    plan.summary["feasible"] = feasible(plan.summary)
     return plan
 
 
@@ -139,7 +141,7 @@ def _plan(city: City, level: str, rules: RuleSet, units, raw: np.ndarray, after:
     return plan
 
 
-def fit_parent(city: City, level: str = "grids", rules: str | RuleSet = "national") -> Plan:
+def fit_parent(city: City, level: str = "grids", rules: str | RuleSet = DEFAULT_RULES) -> Plan:
     """A plan that fits each unit of ``level`` to its parent unit (a grid to its community) where
     the two differ by slivers: a layer digitised apart from the one above it.
 
@@ -231,9 +233,7 @@ def fit_parent(city: City, level: str = "grids", rules: str | RuleSet = "nationa
         "filled": len(given), "filled_m2": round(float(given["area_m2"].sum()), 1),
         "left": left, "causes": _causes(left, rules),
     }
-    plan = _plan(city, level, rules, units, valid, fitted, summary)
-    plan.summary["feasible"] = bool(not len(left) and not plan.summary["result_errors"])
-    return plan
+    return _plan(city, level, rules, units, valid, fitted, summary)
 
 
 def _held(city: City, lv: Level, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
