@@ -32,11 +32,11 @@ def test_clean_city_has_no_findings(grids, seed):
     assert len(found) == 0, found[["code", "ids", "message"]].to_string()
 
 
-def test_each_plant_alone_gives_its_own_finding():
-    for code in sorted(k for k in PLANT_ALL if k != "multi_assigned_building"):
-        city, manifest = synth(120, 11, {code: 1})
-        found = check(city, "nanchang-2002")
-        assert sorted(found["code"]) == sorted(manifest["code"]), code
+@pytest.mark.parametrize("code", sorted(k for k in PLANT_ALL if k != "multi_assigned_building"))
+def test_each_plant_alone_gives_its_own_finding(code):
+    city, manifest = synth(120, 11, {code: 1})
+    found = check(city, "nanchang-2002")
+    assert sorted(found["code"]) == sorted(manifest["code"])
 
 
 def test_point_buildings_and_json_round_trip():
