@@ -40,13 +40,39 @@ class RuleSetError(InputError):
     """A rule set file that is missing or malformed."""
 
 
-#: Exit code of the CLI for each error class (0 clean and 1 findings are set by ``check`` itself).
-EXIT_CODES: dict[type[WanggeError], int] = {InputError: 2, OutputError: 2, RuleSetError: 2, WanggeError: 2}
+class EditError(WanggeError):
+    """An edit of a city's units that cannot be made (``gis.edit``): a drawn area outside the unit's
+    parent, one that takes nothing or would empty a unit, an estate that is not where it is named."""
+
+
+#: Exit code of the CLI for each error class; a class not listed takes its nearest listed base's
+#: (:class:`gis.simulate.PlanError`, the store's and the service's errors are input: 2). 0 (done,
+#: nothing wrong) and 1 (findings: check found errors, a plan is not feasible) are set by the
+#: commands themselves; click's usage errors (a bad option) exit 2 as well.
+EXIT_CODES: dict[type[WanggeError], int] = {
+    WanggeError: 2,  # input that cannot be used: settings, names, a refused change
+    InputError: 2,  # a city, mapping or plan that cannot be read
+    RuleSetError: 2,  # a rule set that is missing or malformed
+    OutputError: 3,  # a result that could not be written (the target is left as it was)
+}
 
 
 def exit_code(error: WanggeError) -> int:
-    """The CLI exit code of ``error`` (most specific class wins)."""
-    for cls in type(error).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return 2
+    """The CLI exit code of ``error``: that of the most specific class of it in :data:`EXIT_CODES`.
+
+    Parameters
+    ----------
+    error
+        The error a command stopped with.
+
+    Returns
+    -------
+    int
+        2 for input that cannot be used, 3 for output that could not be written.
+
+    Examples
+    --------
+    >>> exit_code(RuleSetError("unknown rule set 'nope'")), exit_code(OutputError("folder does not exist"))
+    (2, 3)
+    """
+    return next(EXIT_CODES[cls] for cls in type(error).__mro__ if cls in EXIT_CODES)
