@@ -11,8 +11,9 @@ move, sizes before/after, the diff, the findings of the result; save it, draw it
 (True, 0)
 """
 
-from gis.simulate.atoms import Atoms, PlanError, adjacency, atoms, polsby_popper
+from gis.simulate.atoms import Atoms, PlanError, adjacency, atoms
 from gis.simulate.maps import plan_map
+from gis.simulate.measures import polsby_popper
 from gis.simulate.partition import merge, rebalance, split, unit_bounds
 from gis.simulate.plan import Plan, load_plan
 from gis.simulate.redraw import redraw

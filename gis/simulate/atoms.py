@@ -77,17 +77,6 @@ def adjacency(geoms, min_length: float = 0.0) -> tuple[np.ndarray, np.ndarray, n
     return a[keep], b[keep], length[keep]
 
 
-def polsby_popper(geoms) -> np.ndarray:
-    """Compactness 4πA/P² (1 for a disc, → 0 for long thin shapes); Polsby & Popper (1991).
-
-    >>> from shapely import box
-    >>> polsby_popper([box(0, 0, 1, 1)]).round(3).tolist()
-    [0.785]
-    """
-    area, perim = shapely.area(geoms), shapely.length(geoms)
-    return np.divide(4 * np.pi * area, perim ** 2, out=np.zeros(len(area)), where=perim > 0)
-
-
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Connected-component label of each of ``n`` nodes of the graph with edges (i, j)."""
     g = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))

@@ -34,6 +34,7 @@ from gis.noding import node_neighbours
 from gis.review import size_table
 from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import Atoms, PlanError, atoms, components
+from gis.simulate.measures import polsby_popper
 from gis.simulate.plan import Plan, build
 
 #: Attributes a new unit inherits from the unit it comes from.
@@ -337,7 +338,7 @@ def split(city: City, unit: str, k: int | None = None, *, level: str = "communit
     ranked = []
     for viol, moved, part in finalists:
         parts = part[ctx.block]
-        pp = [_pp(shapely.union_all(geoms[parts == p])) for p in range(k)]
+        pp = polsby_popper([shapely.union_all(geoms[parts == p]) for p in range(k)])
         ranked.append((viol, moved, -float(np.mean(pp)), part))
     viol, moved, _, part = min(ranked, key=lambda r: r[:3])
     parts = part[ctx.block]
@@ -369,11 +370,6 @@ def _subset_fits(w, lo, hi, total, k) -> bool:
     lo_ = -np.inf if not np.isfinite(lo) else lo
     ok = (violation(sums, lo_, hi) == 0) & (violation(total - sums, (k - 1) * lo_, (k - 1) * hi) == 0)
     return bool(ok.any())
-
-
-def _pp(g) -> float:
-    p = shapely.length(g)
-    return float(4 * np.pi * shapely.area(g) / p ** 2) if p > 0 else 0.0
 
 
 def _block_edges(ctx: "_Context"):

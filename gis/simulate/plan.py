@@ -42,7 +42,8 @@ from gis.findings import to_json
 from gis.model import LEVELS, PARENT, City
 from gis.review import new_findings, subset
 from gis.rules import RuleSet, load_rules
-from gis.simulate.atoms import PlanError, polsby_popper
+from gis.simulate.atoms import PlanError
+from gis.simulate.measures import polsby_popper
 
 UNIT_COLUMNS = ["code", "name", "households", "residents", "polsby_popper", "status"]
 

@@ -75,6 +75,7 @@ from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import PlanError, atoms, components
 from gis.simulate.partition import (KEEP_KINDS, _block_edges, _Context, _greedy_moves, _subset_fits, held,
                                     unit_bounds, violation)
+from gis.simulate.measures import isoperimetric_quotient
 from gis.simulate.plan import Plan
 
 
@@ -369,7 +370,7 @@ class BlockGraph:
         same = part[self.ei] == part[self.ej]
         area = np.bincount(part, self.area, k)
         perim = np.bincount(part, self.perim, k) - 2 * np.bincount(part[self.ei[same]], self.elen[same], k)
-        return float(np.mean(np.divide(4 * np.pi * area, perim ** 2, out=np.zeros(k), where=perim > 0)))
+        return float(np.mean(isoperimetric_quotient(area, perim)))
 
     def score(self, part, k, lo, hi):
         """(size violation, facilities displaced, households moved, −compactness) and the matching."""
