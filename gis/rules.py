@@ -125,6 +125,7 @@ class RuleSet:
     facilities: tuple[FacilityRule, ...] = ()
     walking: dict = field(default_factory=dict)
     walking_source: str = ""
+    impact: dict = field(default_factory=dict)  # [impact.committee|police|budget]: gis.impact
 
     def principle(self, rule: str) -> tuple[str, str]:
         """(source, quote) of a topology principle."""
@@ -190,4 +191,21 @@ def load_rules(name_or_path: str | Path = DEFAULT_RULES, _seen: tuple = ()) -> R
         facilities=facilities + base.facilities,
         walking=walking,
         walking_source=data.get("walking", {}).get("source", base.walking_source),
+        impact={**base.impact, **_impact(data, where)},
     )
+
+
+#: What each ``[impact.*]`` table must give (gis.impact).
+IMPACT_KEYS = {"committee": ("director", "deputies"), "police": ("officers",), "budget": ("yuan",)}
+
+
+def _impact(data: dict, where) -> dict:
+    spec = data.get("impact", {})
+    for table, values in spec.items():
+        if table not in IMPACT_KEYS or not isinstance(values, dict):
+            raise RuleSetError(f"[impact.{table}] is not one of {', '.join(f'[impact.{k}]' for k in IMPACT_KEYS)}",
+                               file=where)
+        for k in IMPACT_KEYS[table]:
+            if not isinstance(values.get(k), (int, float)) or values[k] < 0:
+                raise RuleSetError(f"[impact.{table}] needs {k} = a number ≥ 0", file=where)
+    return spec
