@@ -1,8 +1,9 @@
 """CLI commands of the store and the service: ``wangge load``, ``wangge export``, ``wangge serve``,
 ``wangge users add | list | update | password | delete``.
 
-Registered on the ``wangge`` app by ``gis/cli.py`` (``register(app)``). The store is the one
-``--db`` or ``WANGGE_DATABASE_URL`` names, else the embedded SQLite default.
+Their Typer ``app`` joins the ``wangge`` command through the entry point group ``wangge.commands``
+(``pyproject.toml``), so that ``gis`` never imports ``api``. The store is the one ``--db`` or
+``WANGGE_DATABASE_URL`` names, else the embedded SQLite default.
 """
 
 from __future__ import annotations
@@ -11,18 +12,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from gis.errors import WanggeError, exit_code
+from gis.cli.common import CITY, err, fail
+from gis.errors import WanggeError
 
-err = Console(stderr=True)
-DB_HELP = "Database URL (postgresql+psycopg://… or sqlite:///…); default WANGGE_DATABASE_URL, else the embedded store."
-
-
-def _fail(e: WanggeError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exit_code(e))
+app = typer.Typer()
+DB = typer.Option(None, "--db", help="Database URL (postgresql+psycopg://… or sqlite:///…); default "
+                                     "WANGGE_DATABASE_URL, else the embedded store.")
 
 
 def _settings(db: Optional[str]):
@@ -36,12 +33,13 @@ def _settings(db: Optional[str]):
     except ValidationError as e:
         problems = "; ".join((f"WANGGE_{'_'.join(map(str, p['loc'])).upper()}: " if p["loc"] else "")
                              + p["msg"].removeprefix("Value error, ") for p in e.errors())
-        _fail(WanggeError(f"bad settings: {problems}"))
+        fail(WanggeError(f"bad settings: {problems}"))
 
 
+@app.command()
 def load(
-    city: Path = typer.Argument(..., help="City: a GeoPackage in the standard layout, or a mapping file (.toml)."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    city: Path = CITY,
+    db: Optional[str] = DB,
 ):
     """Load a city into the store (all or nothing) as its new version."""
     from api.store import Store
@@ -54,7 +52,7 @@ def load(
             store = Store(_settings(db).database_url)
             version = store.load(c, source=str(city))
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     counts = ", ".join(f"{name} {len(gdf):,}" for name, gdf in c.layers.items())
     err.print(f"loaded {escape(str(city))} into {escape(repr(store))} as version {version}: {counts}", highlight=False)
     if c.defects:
@@ -63,13 +61,14 @@ def load(
                   f"left out): wangge check {escape(str(city))} lists them", highlight=False)
 
 
+@app.command()
 def export(
     out: Path = typer.Argument(..., help="GeoPackage to write (replaced all or nothing)."),
     crs: Optional[str] = typer.Option(None, "--crs", help="Write in this CRS: GCJ-02 (Amap, Tencent) or BD-09 (Baidu), "
                                                           "as those web maps take them (lon/lat labelled EPSG:4326), "
                                                           "or any CRS pyproj knows (EPSG:4326, EPSG:4547 …); "
                                                           "default: the stored one."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: Optional[str] = DB,
 ):
     """Write the stored city to a GeoPackage (opens in QGIS; reads back with wangge check)."""
     from api.store import Store
@@ -86,14 +85,15 @@ def export(
                          metric_crs=c.metric_crs)
             write_city(c, out)
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     err.print(f"wrote version {version} to {escape(str(out))}" + (f" in {escape(crs)}" if crs else ""), highlight=False)
 
 
+@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: Optional[str] = DB,
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Server processes sharing the port, each with its own caches: one per core "
                                      "lets the embedded store's tiles (made in Python) use every core."),
@@ -123,7 +123,7 @@ def serve(
         made = demo_users(store, streets["code"].iloc[0] if streets is not None and len(streets) else None, settings)
         app = create_app(settings, store=store)
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     if made:
         err.print("no users yet: demo users (new passwords: wangge users password NAME; real users: "
                   "wangge users add NAME --role R):", highlight=False)
@@ -151,7 +151,7 @@ def users_add(
     role: str = typer.Option(..., "--role", help="street_staff, planner, reviewer or admin."),
     street: Optional[str] = typer.Option(None, "--street", help="The street code of a street_staff user."),
     password: Optional[str] = typer.Option(None, "--password", help="The password (default: asked for, twice)."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: Optional[str] = DB,
 ):
     """Create a user of the service (the password is stored as an argon2 hash only)."""
     from api.auth import add_user
@@ -163,7 +163,7 @@ def users_add(
     try:
         user = add_user(Store(settings.database_url), name, password, role, street, settings=settings)
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     err.print(f"added {escape(user.username)} ({_describe(user)})", highlight=False)
 
 
@@ -172,7 +172,7 @@ def _describe(user) -> str:
 
 
 @users_app.command("list")
-def users_list(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)):
+def users_list(db: Optional[str] = DB):
     """The users of the service and their roles."""
     from api.auth import list_users
     from api.store import Store
@@ -181,7 +181,7 @@ def users_list(db: Optional[str] = typer.Option(None, "--db", help=DB_HELP)):
         for u in list_users(Store(_settings(db).database_url)):
             typer.echo(f"{u.username}\t{u.role}\t{u.street_code or ''}")
     except WanggeError as e:
-        _fail(e)
+        fail(e)
 
 
 @users_app.command("update")
@@ -190,18 +190,18 @@ def users_update(
     role: Optional[str] = typer.Option(None, "--role", help="New role: street_staff, planner, reviewer or admin "
                                                             "(a city-wide role drops the street)."),
     street: Optional[str] = typer.Option(None, "--street", help="New street code (street_staff users)."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: Optional[str] = DB,
 ):
     """Change a user's role or street (takes effect on their next request)."""
     from api.auth import update_user
     from api.store import Store
 
     if role is None and street is None:
-        _fail(WanggeError("nothing to change: give --role and/or --street (a new password: wangge users password)"))
+        fail(WanggeError("nothing to change: give --role and/or --street (a new password: wangge users password)"))
     try:
         user = update_user(Store(_settings(db).database_url), name, role=role, street_code=street)
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     err.print(f"{escape(user.username)} is now {_describe(user)}", highlight=False)
 
 
@@ -209,7 +209,7 @@ def users_update(
 def users_password(
     name: str = typer.Argument(..., help="User name."),
     password: Optional[str] = typer.Option(None, "--password", help="The new password (default: asked for, twice)."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: Optional[str] = DB,
 ):
     """Set a new password for a user (stored as an argon2 hash only); their earlier tokens stop working."""
     from api.auth import get_user, update_user
@@ -224,14 +224,14 @@ def users_password(
             password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
         update_user(store, name, password=password, settings=settings)
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     err.print(f"new password set for {escape(name)}", highlight=False)
 
 
 @users_app.command("delete")
 def users_delete(
     name: str = typer.Argument(..., help="User name."),
-    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    db: Optional[str] = DB,
 ):
     """Remove a user (their tokens stop working at once; the proposals' history keeps their name)."""
     from api.auth import delete_user
@@ -240,13 +240,8 @@ def users_delete(
     try:
         delete_user(Store(_settings(db).database_url), name)
     except WanggeError as e:
-        _fail(e)
+        fail(e)
     err.print(f"deleted {escape(name)}", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``load``, ``export``, ``serve`` and ``users`` to the ``wangge`` command."""
-    app.command()(load)
-    app.command()(export)
-    app.command()(serve)
-    app.add_typer(users_app, name="users")
+app.add_typer(users_app, name="users")

@@ -17,7 +17,7 @@ import pytest
 from shapely import Point, Polygon, box
 from typer.testing import CliRunner
 
-from gis.cli import app
+from gis.cli.main import app
 from gis.errors import InputError, exit_code
 from gis.io import read_city
 
@@ -222,7 +222,7 @@ def test_cli_check_exits_2_with_the_message(tmp_path, case):
 
 def _wangge() -> list[str]:
     exe = Path(sys.executable).parent / "wangge"
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "from gis.cli import app; app()"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "from gis.cli.main import app; app()"]
 
 
 @pytest.mark.parametrize("case", ["gbk_without_cpg"])

@@ -13,7 +13,7 @@ from scipy.sparse import csgraph
 from shapely import LineString, Point, box
 from typer.testing import CliRunner
 
-from gis.cli import app
+from gis.cli.main import app
 from gis.coverage import attach, build_network, cameras, coverage, siting, standards, walk
 from gis.errors import InputError
 from gis.io import write_city

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from api.store import Store
 from gis.chinacrs import gcj02_to_bd09, to_wgs84, wgs84_to_gcj02
-from gis.cli import app
+from gis.cli.main import app
 from gis.io import write_city
 from gis.synth import synth
 

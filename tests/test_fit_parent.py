@@ -29,7 +29,7 @@ from shapely.affinity import rotate, translate
 from typer.testing import CliRunner
 
 from gis import check, read_city
-from gis.cli import app
+from gis.cli.main import app
 from gis.model import City
 from gis.rules import load_rules
 from gis.simulate import PlanError, load_plan

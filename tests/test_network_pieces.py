@@ -28,7 +28,7 @@ import shapely
 from shapely import LineString, Point, box
 from typer.testing import CliRunner
 
-from gis.cli import app
+from gis.cli.main import app
 from gis.coverage import coverage
 from gis.errors import InputError
 from gis.io import read_city
@@ -184,7 +184,7 @@ def test_cli_table_counts_the_pieces(mapping):
 
 def wangge(*args) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "wangge"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from gis.cli import app; app()"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from gis.cli.main import app; app()"]
     return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, encoding="utf-8", timeout=120,
                           env={**os.environ, "COLUMNS": "80"})
 

@@ -142,7 +142,7 @@ def test_cli_check_reports_instead_of_refusing(district):
 def test_export_writes_a_unit_in_several_features_as_one_multipolygon(district, tmp_path):
     from typer.testing import CliRunner
 
-    from gis.cli import app
+    from gis.cli.main import app
 
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     runner = CliRunner()

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from conftest import ROOT
 from gis import check, read_city
-from gis.cli import app
+from gis.cli.main import app
 from gis.io import write_city
 from gis.maps import save_map
 from gis.simulate import PlanError, atoms, load_plan, merge, plan_map, rebalance, redraw, split

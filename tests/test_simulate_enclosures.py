@@ -16,7 +16,7 @@ from shapely import LineString, box
 from typer.testing import CliRunner
 
 from gis import check
-from gis.cli import app
+from gis.cli.main import app
 from gis.io import write_city
 from gis.model import City
 from gis.simulate import atoms, redraw, split

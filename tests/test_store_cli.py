@@ -7,7 +7,7 @@ from api.auth import authenticate, issue_token, list_users, user_of_token
 from api.errors import AuthenticationError
 from api.store import Store
 from gis import read_city
-from gis.cli import app
+from gis.cli.main import app
 from test_store import assert_same_city, url  # noqa: F401  (fixture over both backends)
 
 runner = CliRunner()

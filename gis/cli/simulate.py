@@ -1,4 +1,4 @@
-"""``wangge simulate …``: parse, call ``gis.simulate``, format. Registered in ``gis.cli``.
+"""``wangge simulate …``: plans that merge, split, rebalance, redraw or repair units; apply a saved plan.
 
 Exit code: 0 the plan is feasible, 1 it is not (the best plan is still written, its causes
 printed), 2 the input could not be read or the output not written.
@@ -16,15 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gis.errors import WanggeError, exit_code
-from gis.rules import DEFAULT_RULES
+from gis.cli.common import CITY, RULES, err, fail
+from gis.errors import WanggeError
 
 app = typer.Typer(help="Plans: merge, split, rebalance, redraw, repair units under the size rules.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
-err = Console(stderr=True)
 
-CITY = typer.Argument(..., help="City: a GeoPackage in the standard layout, or a mapping file (.toml).")
-RULES = typer.Option(DEFAULT_RULES, "--rules", "-r", help="Rule set name or TOML file.")
 OUT = typer.Option(None, "--out", "-o", help="Write the plan to OUT.gpkg + OUT.json.")
 MAP = typer.Option(None, "--map", "-m", help="Write a map of the plan (HTML, works offline).")
 APPLY = typer.Option(None, "--apply", help="Write the city with the plan applied to this GeoPackage.")
@@ -50,13 +47,12 @@ def _run(make, city: Path, out, map_, apply_to, as_json: bool):
                 plan.save(out)
             if map_:
                 from gis.maps import save_map
-                from gis.simulate.maps import plan_map
+                from gis.simulate import plan_map
                 save_map(plan_map(plan), map_)
             if apply_to:
                 write_city(plan.apply(c), apply_to)
     except WanggeError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exit_code(e))
+        fail(e)
     _report(plan, as_json)
     raise typer.Exit(0 if plan.feasible else 1)
 
@@ -112,7 +108,7 @@ def split(city: Path = CITY, unit: str = typer.Argument(..., help="Unit code to 
     """Split an over-sized unit into k contiguous parts within bounds."""
     from gis.simulate import split as run
 
-    _run(lambda c: run(c, unit, k, level=level, rules=rules, seed=seed), city, out, map_, apply_to, as_json)
+    _run(lambda c: run(c, unit, k=k, level=level, rules=rules, seed=seed), city, out, map_, apply_to, as_json)
 
 
 @app.command()
@@ -160,13 +156,14 @@ def repair(city: Path = CITY, level: str = typer.Option("streets", help="Level t
            as_json: bool = JSON):
     """Make a level a valid coverage: trim overlaps, fill gaps, match shared edges (or, with
     --fit-parent, fit it to the level above)."""
-    from gis.simulate.repair import fit_parent as fit
-    from gis.simulate.repair import repair as run
+    from gis.simulate import fit_parent as fit
+    from gis.simulate import repair as run
 
     if fit_parent and gap_width is not None:
         raise typer.BadParameter("applies to repair, not to --fit-parent (slivers are the rule set's "
                                  "sliver_width_m)", param_hint="--gap-width")
-    make = (lambda c: fit(c, level, rules)) if fit_parent else (lambda c: run(c, level, rules, gap_width=gap_width))
+    make = ((lambda c: fit(c, level=level, rules=rules)) if fit_parent
+            else (lambda c: run(c, level=level, rules=rules, gap_width=gap_width)))
     _run(make, city, out, map_, apply_to, as_json)
 
 
@@ -181,6 +178,5 @@ def apply(city: Path = CITY, plan: Path = typer.Argument(..., help="A plan writt
     try:
         write_city(load_plan(plan).apply(read_city(city)), out)
     except WanggeError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exit_code(e))
+        fail(e)
     err.print(f"written: {out}")
