@@ -17,9 +17,11 @@ import pytest
 from shapely import Point, Polygon, box
 from typer.testing import CliRunner
 
+from gis.cli import common
 from gis.cli.main import app
-from gis.errors import InputError, exit_code
+from gis.errors import EXIT_CODES, InputError, OutputError, RuleSetError, WanggeError, exit_code
 from gis.io import read_city
+from gis.simulate import PlanError
 
 X0, Y0 = 392_000.0, 3_176_000.0  # EPSG:4548 near Nanchang
 GK = "EPSG:4548"
@@ -218,6 +220,32 @@ def test_cli_check_exits_2_with_the_message(tmp_path, case):
     assert squash(str(info.value)) in squash(result.stderr)
     for part in parts:
         assert squash(part) in squash(result.stderr)
+
+
+#: Each error class of ``gis.errors.EXIT_CODES`` (and PlanError, which takes InputError's), the code
+#: it exits with, and a command that stops with it (paths relative to the repository).
+EXITS = [
+    (WanggeError, 2, ["users", "update", "li", "--db", "sqlite://"]),  # nothing to change
+    (InputError, 2, ["check", "不存在.gpkg"]),
+    (RuleSetError, 2, ["rules", "nope"]),
+    (PlanError, 2, ["simulate", "split", "data/sample.gpkg", "NOPE"]),
+    (OutputError, 3, ["check", "data/sample.gpkg", "--out", "no/such/folder/findings.gpkg"]),
+]
+
+
+def test_every_class_of_the_table_has_a_command():
+    assert set(EXIT_CODES) <= {cls for cls, _, _ in EXITS}
+
+
+@pytest.mark.parametrize("cls, code, args", EXITS, ids=[cls.__name__ for cls, _, _ in EXITS])
+def test_each_error_class_exits_with_its_code(cls, code, args, root, monkeypatch):
+    monkeypatch.chdir(root)
+    stopped = []  # the class of the error each command stopped with
+    monkeypatch.setattr(common, "exit_code", lambda e: stopped.append(type(e)) or exit_code(e))
+    result = runner.invoke(app, args)
+    assert stopped == [cls], result.output
+    assert result.exit_code == code and exit_code(cls("a problem")) == code, result.output
+    assert result.stderr.startswith("error:") and "Traceback" not in result.output
 
 
 def _wangge() -> list[str]:

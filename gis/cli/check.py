@@ -28,7 +28,8 @@ def check(
 ):
     """Check topology (不交叉、不跨社区、地无空白、人无遗漏) and size rules.
 
-    Exit code: 0 no errors, 1 errors found, 2 the input could not be read.
+    Exit code: 0 no errors, 1 errors found, 2 the input could not be read, 3 the findings or map
+    could not be written.
     """
     from gis import check as run_check, read_city
     from gis.findings import to_json, write_gpkg

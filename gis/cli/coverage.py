@@ -40,7 +40,8 @@ def coverage(
     uncovered, and each piece but the largest is a network_piece warning.
 
     Exit code: 0 done (shortfalls, uncovered buildings and network pieces are warnings), 2 the input
-    could not be read (or, with --strict-network, the roads fall apart in pieces).
+    could not be read (or, with --strict-network, the roads fall apart in pieces), 3 the map could
+    not be written.
     """
     from gis import read_city
     from gis.coverage import coverage as run

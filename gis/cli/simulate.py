@@ -1,7 +1,7 @@
 """``wangge simulate …``: plans that merge, split, rebalance, redraw or repair units; apply a saved plan.
 
 Exit code: 0 the plan is feasible, 1 it is not (the best plan is still written, its causes
-printed), 2 the input could not be read or the output not written.
+printed), 2 the input could not be read, 3 the plan, map or city could not be written.
 """
 
 from __future__ import annotations
