@@ -66,7 +66,7 @@ def street_city(seed: int):
     """One street, 50 communities (groups of synth's communities), ~2,000 grids, ~220,000 households."""
     from gis.model import City
     from gis.simulate.atoms import adjacency
-    from gis.simulate.partition import _tree_partition
+    from gis.simulate.split import tree_partition
     from gis.synth import synth
 
     city, _ = synth(2000, seed)
@@ -84,7 +84,7 @@ def street_city(seed: int):
     # current lines: a tree partition balanced on skewed random weights, so that some are out of bounds
     rng = np.random.default_rng(seed)
     skew = w * rng.lognormal(0, 0.5, len(w))
-    group = _tree_partition(len(comms), i, j, skew, 50, 0.0, np.inf, rng)
+    group = tree_partition(len(comms), i, j, skew, 50, 0.0, np.inf, rng)
     street = "360102001000"
     codes = np.array([f"360102001{g + 1:03d}" for g in range(50)], dtype=object)
     new_of = dict(zip(comms["code"], codes[group]))
@@ -114,11 +114,11 @@ def whole_city(seed: int):
 def parent_graph(city, parent, rules):
     """The block graph of ``parent`` as redraw builds it, plus what the evaluation needs."""
     from gis.simulate import atoms
-    from gis.simulate.partition import _Context
+    from gis.simulate.context import Context
     from gis.simulate.redraw import redraw_graph
 
     a = atoms(city, "communities", parent=parent)
-    ctx = _Context(city, a, "communities", rules)
+    ctx = Context(city, a, "communities", rules)
     graph, k, lo, hi = redraw_graph(ctx)
     return a, ctx, graph, k, lo, hi
 

@@ -259,14 +259,15 @@ def plain_partition(city, street, k, seed):
     """A plain recursive spanning-tree partition (split's machinery, no steering, no relabelling):
     part p takes the p-th current community's code → grid code → community."""
     from gis.rules import load_rules
-    from gis.simulate.partition import _block_edges, _Context, _tree_partition
+    from gis.simulate.context import Context
+    from gis.simulate.split import tree_partition
 
     a = atoms(city, "communities", parent=street)
-    ctx = _Context(city, a, "communities", load_rules("nanchang-2002"))
+    ctx = Context(city, a, "communities", load_rules("nanchang-2002"))
     nb = ctx.block.max() + 1
-    bi, bj, _ = _block_edges(ctx)
-    part = _tree_partition(nb, bi, bj, np.bincount(ctx.block, ctx.w, nb), k, LO, HI,
-                           np.random.default_rng(seed))[ctx.block]
+    bi, bj, _ = ctx.block_edges()
+    part = tree_partition(nb, bi, bj, np.bincount(ctx.block, ctx.w, nb), k, LO, HI,
+                          np.random.default_rng(seed))[ctx.block]
     codes = sorted(set(a.frame["unit"]))
     return {g: codes[p] if p < len(codes) else f"new{p}" for g, p in zip(a.frame["code"], part)}
 

@@ -12,12 +12,15 @@ move, sizes before/after, the diff, the findings of the result; save it, draw it
 """
 
 from gis.simulate.atoms import Atoms, PlanError, adjacency, atoms
+from gis.simulate.bounds import unit_bounds
 from gis.simulate.maps import plan_map
 from gis.simulate.measures import polsby_popper
-from gis.simulate.partition import merge, rebalance, split, unit_bounds
+from gis.simulate.merge import merge
 from gis.simulate.plan import Plan, load_plan
+from gis.simulate.rebalance import rebalance
 from gis.simulate.redraw import redraw
 from gis.simulate.repair import fit_parent, repair
+from gis.simulate.split import split
 
 __all__ = ["Atoms", "Plan", "PlanError", "adjacency", "atoms", "fit_parent", "load_plan", "merge", "plan_map",
            "polsby_popper", "rebalance", "redraw", "repair", "split", "unit_bounds"]

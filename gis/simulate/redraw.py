@@ -73,10 +73,11 @@ from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 from gis.model import LABELS, PARENT, City
 from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import PlanError, atoms, components
-from gis.simulate.partition import (KEEP_KINDS, _block_edges, _Context, _greedy_moves, _subset_fits, held,
-                                    unit_bounds, violation)
+from gis.simulate.bounds import subset_fits, unit_bounds, violation
+from gis.simulate.context import KEEP_KINDS, Context, held
 from gis.simulate.measures import isoperimetric_quotient
 from gis.simulate.plan import Plan
+from gis.simulate.rebalance import greedy_moves
 
 
 #: Up to this many blocks, rebalance's greedy search from the current lines is one more start.
@@ -95,16 +96,16 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     Returns the best plan; when no partition meets the bounds it is the one with the smallest size
     violation, ``feasible`` False and its causes named (e.g. an atom alone over the maximum, too
     few households for ``k`` units, the parent not connected). Units in ``fixed`` or of a kind in
-    ``keep_kinds`` (see ``partition.held``) stay exactly as they are; ``k`` counts the others.
+    ``keep_kinds`` (see :func:`gis.simulate.context.held`) stay exactly as they are; ``k`` counts the others.
     """
     rules = load_rules(rules)
     keep = held(city, level, parent, fixed, keep_kinds)
     a = atoms(city, level, parent=parent, exclude=keep)
-    ctx = _Context(city, a, level, rules)
+    ctx = Context(city, a, level, rules)
     n_old = len(ctx.codes)
     m, lo, hi = common_bounds(ctx)
     total = float(ctx.w.sum())
-    word = ctx.word(0)
+    word = ctx.word
     who = f"{LABELS[PARENT[level][0]]} {parent}"
     unit = LABELS[level]
     causes: list[str] = []
@@ -134,7 +135,7 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
         k = nb
     extra = {"k": k, "k_rule": k_rule, "bounds": {"measure": m, "min": lo, "max": hi}, "seed": seed,
              "fixed": keep}
-    bi, bj, blen = _block_edges(ctx)
+    bi, bj, blen = ctx.block_edges()
     piece = components(nb, bi, bj)
     if piece.max() > 0 and not keep:
         causes.append(f"{who} 的{LABELS[a.child]}本身不连通，先修复再重划")
@@ -173,14 +174,14 @@ def redraw(city: City, parent: str, *, level: str = "communities", k: int | None
     label = label_b[ctx.block]
     viol = stats["violation"]
     if viol > 0 and not causes:
-        if not _subset_fits(wb, lo, hi, total, k):
+        if not subset_fits(wb, lo, hi, total, k):
             causes.append(f"{who} 的地块（{nb} 个）任何组合都不能使每个{unit}在 {lo:,.0f}–{hi:,.0f} {word} 之间")
         else:
             causes.append(f"{stats['trees']} 棵随机生成树中没有找到 {k} 个{unit}都在 {lo:,.0f}–{hi:,.0f} {word} 之间的连通划分")
     return ctx.plan("redraw", label, causes, extra, scope="all")
 
 
-def common_bounds(ctx: _Context) -> tuple[str, float, float]:
+def common_bounds(ctx: Context) -> tuple[str, float, float]:
     """Measure, min and max of the size rule matching most of the units, set on every unit of ``ctx``."""
     bd = unit_bounds(ctx.before, ctx.level, ctx.rules)
     key = pd.Series([f"{a}|{b}|{c}" for a, b, c in zip(bd["measure"], bd["min"], bd["max"])])
@@ -206,13 +207,13 @@ def default_k(n_old, total, lo, hi, nb) -> int:
     return min(max(n_old, k_min), max(k_max, 1)) if k_min <= k_max else k_min
 
 
-def block_graph(ctx: _Context) -> "BlockGraph":
+def block_graph(ctx: Context) -> "BlockGraph":
     """The block graph of ``ctx``'s atoms: weights, current units, areas, perimeters, shared edges."""
     a = ctx.atoms
     nb = int(ctx.block.max()) + 1
     old_b = np.zeros(nb, np.int64)
     old_b[ctx.block] = ctx.label0
-    bi, bj, blen = _block_edges(ctx)
+    bi, bj, blen = ctx.block_edges()
     geoms = np.asarray(a.frame.geometry.values)
     inner = ctx.block[a.i] == ctx.block[a.j]
     area_b = np.bincount(ctx.block, shapely.area(geoms), nb)
@@ -222,20 +223,20 @@ def block_graph(ctx: _Context) -> "BlockGraph":
     return BlockGraph(bi, bj, blen, np.bincount(ctx.block, ctx.w, nb), old_b, len(ctx.codes), area_b, perim_b, anchor)
 
 
-def search(ctx: _Context, graph: "BlockGraph", k, lo, hi, *, tries=None, seed=0, starts_only=False):
+def search(ctx: Context, graph: "BlockGraph", k, lo, hi, *, tries=None, seed=0, starts_only=False):
     """``graph.best`` with the current lines after rebalance's greedy moves as one more start
     (when ``k`` is their number, each is connected and there are at most ``REBALANCE_BLOCKS`` blocks);
     ``starts_only``: those starts alone (block labels)."""
     n_old, starts = len(ctx.label0_codes), []
     if k == n_old and graph.n <= REBALANCE_BLOCKS and graph.each_connected(graph.old):
-        moved_label, _ = _greedy_moves(ctx, ctx.label0.copy(), np.array(ctx.lo), np.array(ctx.hi), 500)
+        moved_label, _ = greedy_moves(ctx, ctx.label0.copy(), np.array(ctx.lo), np.array(ctx.hi), 500)
         start = np.empty(graph.n, np.int64)
         start[ctx.block] = moved_label
         starts.append(start)
     return starts if starts_only else graph.best(k, lo, hi, tries=tries, seed=seed, starts=starts)
 
 
-def search_pieces(ctx: _Context, graph: "BlockGraph", piece, ks, lo, hi, *, tries=None, seed=0) -> dict:
+def search_pieces(ctx: Context, graph: "BlockGraph", piece, ks, lo, hi, *, tries=None, seed=0) -> dict:
     """``search`` on each connected piece of ``graph`` (``piece``: component per block) into
     ``ks[c]`` parts, combined: parts numbered piece by piece, matches mapped back to the units."""
     starts = search(ctx, graph, graph.n_old, lo, hi, tries=0, seed=seed, starts_only=True)
@@ -260,7 +261,7 @@ def search_pieces(ctx: _Context, graph: "BlockGraph", piece, ks, lo, hi, *, trie
     return {**out, "part": part, "match": np.array(match), "pp": pp / max(offset, 1)}
 
 
-def redraw_graph(ctx: _Context):
+def redraw_graph(ctx: Context):
     """(block graph, default k, min, max) of a parent, as ``redraw`` sets them up (for benchmarks)."""
     m, lo, hi = common_bounds(ctx)
     graph = block_graph(ctx)

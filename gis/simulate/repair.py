@@ -44,7 +44,7 @@ from gis.model import LEVELS, PARENT, City
 from gis.noding import ON_EDGE, node_neighbours
 from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import PlanError
-from gis.simulate.partition import unit_bounds
+from gis.simulate.bounds import unit_bounds
 from gis.simulate.plan import Plan, build, feasible
 
 #: Precision (m) of the overlays that make fitted units: coordinates are rounded to this grid, so
