@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
-from api import auth, proposals
+from api import auth, testing
 from api.errors import PayloadTooLargeError, add_exception_handlers
-from api.routes import features, findings, tiles, viewer
+from api.routes import features, findings, proposals, tiles, viewer
 from api.settings import Settings
 from api.store import Store
 
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.include_router(findings.router(settings))
     app.include_router(viewer.router(settings))
     app.include_router(auth.router(settings))
-    app.include_router(proposals.router(settings))
+    app.include_router(proposals.router(settings, on_apply=testing.apply_delay(settings.test_apply_delay)))
     return app
 
 

@@ -42,10 +42,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from api.errors import AuthenticationError, ForbiddenError, InvalidParameterError
+from api.errors import AuthenticationError, ConflictError, ForbiddenError, InvalidParameterError, NotFoundError
 from api.models import config, users
 from api.settings import Settings
-from api.store import ConflictError, NotFoundError, Store
+from api.store import Store
 
 ROLES = ("street_staff", "planner", "reviewer", "admin")
 ALGORITHM = "HS256"
@@ -137,7 +137,7 @@ def add_user(store: Store, username: str, password: str, role: str, street_code:
     row = {"username": username, "password_hash": hash_password(password, settings), "role": role,
            "street_code": street_code, "created_at": datetime.now(timezone.utc)}
     try:
-        with store._connect(write=True) as conn, conn.begin():
+        with store.transaction(write=True) as conn:
             conn.execute(sa.insert(users).values(**row))
             return _read_user(conn, username)
     except sa.exc.IntegrityError:
@@ -189,8 +189,8 @@ def update_user(store: Store, username: str, *, role: str | None = None, street_
         _check_password(password)
         changes["password_hash"] = hash_password(password, settings)
         changes["token_generation"] = users.c.token_generation + 1
-    with store._connect(write=True) as conn, conn.begin():
-        user = _locked(store, conn, username)
+    with store.transaction(write=True) as conn:
+        user = _locked(conn, username)
         if user.role == "admin" and changes.get("role", "admin") != "admin":
             _keep_an_admin(conn, username)
         conn.execute(sa.update(users).where(users.c.username == username).values(**changes))
@@ -201,17 +201,17 @@ def delete_user(store: Store, username: str) -> None:
     """Remove a user (their tokens stop working at once, also for a new user of the same name).
     NotFoundError for an unknown user; ConflictError for the last admin. What they did stays in the
     proposals' history."""
-    with store._connect(write=True) as conn, conn.begin():
-        if _locked(store, conn, username).role == "admin":
+    with store.transaction(write=True) as conn:
+        if _locked(conn, username).role == "admin":
             _keep_an_admin(conn, username)
         conn.execute(sa.delete(users).where(users.c.username == username))
 
 
-def _locked(store: Store, conn, username: str) -> User:
+def _locked(conn, username: str) -> User:
     """The user ``username``, and on PostgreSQL the admins' rows locked until the transaction ends (so
-    that two admins removing each other cannot both succeed; SQLite has one writer at a time)."""
-    if store.postgis:
-        conn.execute(sa.select(users.c.username).where(users.c.role == "admin").with_for_update())
+    that two admins removing each other cannot both succeed; SQLite has one writer at a time and
+    ignores FOR UPDATE)."""
+    conn.execute(sa.select(users.c.username).where(users.c.role == "admin").with_for_update())
     user = _read_user(conn, username)
     if user is None:
         raise NotFoundError(f"no user {username!r}")
@@ -226,7 +226,7 @@ def _keep_an_admin(conn, username: str) -> None:
 
 
 def get_user(store: Store, username: str) -> User | None:
-    with store._connect() as conn:
+    with store.transaction() as conn:
         return _read_user(conn, username)
 
 
@@ -236,13 +236,13 @@ def _read_user(conn, username: str) -> User | None:
 
 
 def list_users(store: Store) -> list[User]:
-    with store._connect() as conn:
+    with store.transaction() as conn:
         rows = conn.execute(sa.select(users).order_by(users.c.username)).mappings().all()
     return [User.of_row(r) for r in rows]
 
 
 def user_count(store: Store) -> int:
-    with store._connect() as conn:
+    with store.transaction() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar())
 
 
@@ -251,12 +251,12 @@ def authenticate(store: Store, username: str, password: str, settings: Settings 
     the name or the password is wrong). A hash made at other costs than those of ``settings`` is
     made again at these."""
     hasher = password_hasher(settings)
-    with store._connect() as conn:
+    with store.transaction() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).mappings().first()
     if not password_matches(row["password_hash"] if row else _dummy(hasher), password) or row is None:
         raise AuthenticationError("wrong username or password")
     if hasher.check_needs_rehash(row["password_hash"]):
-        with store._connect(write=True) as conn, conn.begin():
+        with store.transaction(write=True) as conn:
             conn.execute(sa.update(users).where(users.c.username == username,
                                                 users.c.password_hash == row["password_hash"])
                          .values(password_hash=hasher.hash(password)))
@@ -285,16 +285,16 @@ def signing_key(store: Store, settings: Settings) -> str:
     """``settings.secret_key``, else the key kept in the store (generated on first use)."""
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return settings.secret_key.get_secret_value()
-    with store._connect() as conn:
+    with store.transaction() as conn:
         value = conn.execute(sa.select(config.c.value).where(config.c.key == "secret_key")).scalar()
     if value:
         return value
     try:
-        with store._connect(write=True) as conn, conn.begin():
+        with store.transaction(write=True) as conn:
             conn.execute(sa.insert(config).values(key="secret_key", value=secrets.token_urlsafe(48)))
     except sa.exc.IntegrityError:
         pass  # another process made it first: use theirs
-    with store._connect() as conn:
+    with store.transaction() as conn:
         return conn.execute(sa.select(config.c.value).where(config.c.key == "secret_key")).scalar()
 
 

@@ -1,5 +1,7 @@
-"""HTTP codes of the domain errors: one table, like ``gis.errors.EXIT_CODES`` for the CLI.
+"""The API's errors and their HTTP codes: one table, like ``gis.errors.EXIT_CODES`` for the CLI.
 
+Every exception class of the API is here (the store's, the proposals', the requests'), so this
+module imports nothing from ``api``: the store, the routes and the CLI all import it.
 Every error answers ``{"code": <error name>, "description": <message>}`` (OGC API style) and
 never a traceback; unexpected exceptions are logged and answered with a 500 and a generic message.
 
@@ -18,10 +20,29 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.store import ConflictError, EmptyStoreError, NotFoundError, StoreError
-from gis.errors import InputError, OutputError, RuleSetError, WanggeError
+from gis.errors import EditError, InputError, OutputError, RuleSetError, WanggeError
 
 log = logging.getLogger("wangge.api")
+
+
+class StoreError(WanggeError):
+    """The database could not be reached or used."""
+
+
+class NotFoundError(StoreError):
+    """No such layer or feature in the stored city."""
+
+
+class EmptyStoreError(NotFoundError):
+    """No city has been loaded into the store yet."""
+
+
+class ConflictError(StoreError):
+    """The request names more than one thing (a code shared by several features)."""
+
+
+class StaleError(ConflictError):
+    """A change was prepared against a city version that is no longer the newest."""
 
 
 class InvalidParameterError(WanggeError):
@@ -40,6 +61,10 @@ class PayloadTooLargeError(WanggeError):
     """A request body above ``settings.max_upload_bytes``."""
 
 
+class ProposalError(InvalidParameterError):
+    """A proposal that cannot be used: bad GeoJSON, a unit outside its street, unknown codes…"""
+
+
 #: HTTP status of each error class; the most specific class in the exception's MRO wins.
 DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     InvalidParameterError: 400,
@@ -47,6 +72,7 @@ DEFAULT_STATUS_CODES: dict[type[Exception], int] = {
     ForbiddenError: 403,
     PayloadTooLargeError: 413,
     RuleSetError: 400,
+    EditError: 400,
     InputError: 400,
     OutputError: 500,
     NotFoundError: 404,

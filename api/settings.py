@@ -17,7 +17,7 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.store import TILE_CACHE_FEATURES
+from api.store.tiles import TILE_CACHE_FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     tile_cache_features: int = Field(TILE_CACHE_FEATURES, ge=0, description="embedded store: layers of up to this many "
                                      "features are kept in memory for vector tiles (per process; ~2 KB a feature)")
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest request body accepted (413 above)")
-    test_apply_delay: float = Field(0.0, ge=0, description="tests only: seconds to sleep inside the transaction "
-                                                          "that applies a proposal")
+    test_apply_delay: float = Field(0.0, ge=0, description="tests only: seconds to wait inside the transaction "
+                                                          "that applies a proposal (api.testing.apply_delay)")
 
     @model_validator(mode="after")
     def _argon2_memory(self) -> Settings:

@@ -1,4 +1,5 @@
-"""Helpers for testing code that uses a store: the PostGIS of the test run and scratch schemas in it.
+"""Helpers for testing code that uses a store: the PostGIS of the test run and scratch schemas in it,
+and a slow apply (:func:`apply_delay`) for a test that kills the server in the middle of one.
 
 ``scripts/test`` runs ``scripts/postgis.sh`` (installs and starts PostgreSQL 15 + PostGIS 3 when
 missing) and exports its URL as ``WANGGE_TEST_POSTGIS_URL``.
@@ -6,8 +7,11 @@ missing) and exports its URL as ``WANGGE_TEST_POSTGIS_URL``.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -46,3 +50,25 @@ def scratch_schema(url: str):
             conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": CATALOG_LOCK})
             conn.execute(sa.text(f"drop schema {name} cascade"))
         engine.dispose()
+
+
+def apply_delay(seconds: float) -> Callable[[int, int], None] | None:
+    """A hook for :func:`api.routes.proposals.router` (``on_apply``) that waits ``seconds`` inside the
+    transaction applying a proposal, every layer written, before it commits; None for 0.
+
+    ``create_app`` installs it when ``WANGGE_TEST_APPLY_DELAY`` is set, so that a test can kill the
+    server while a proposal is half applied. It logs ``test apply delay`` when it starts waiting.
+
+    >>> apply_delay(0) is None
+    True
+    >>> apply_delay(0.01)(7, 2)
+    """
+    if not seconds:
+        return None
+
+    def wait(pid: int, version: int) -> None:
+        logging.getLogger("wangge.api").warning(
+            "test apply delay: proposal %s, version %s written, sleeping %.1f s before commit", pid, version, seconds)
+        time.sleep(seconds)
+
+    return wait

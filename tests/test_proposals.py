@@ -625,7 +625,7 @@ def test_a_server_killed_while_applying_leaves_the_old_city(served_url, tmp_path
 def test_noding_drops_specks_that_would_break_a_unit():
     """A hole of no area (overlay noise where pieces rejoin) and a part of no area are dropped, so
     noding cannot turn the unit into a bare ring or make it multipart."""
-    from api.proposals import _no_specks
+    from gis.noding import no_specks as _no_specks
 
     shell = [(0, 0), (100, 0), (100, 100), (0, 100)]
     speck_hole = shapely.Polygon(shell, [[(50, 50), (50.00001, 50), (50, 50.00001)]])

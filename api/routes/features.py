@@ -18,10 +18,11 @@ import geopandas as gpd
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.auth import User, reader, scope_of
-from api.errors import InvalidParameterError
+from api.errors import InvalidParameterError, NotFoundError
 from api.routes import viewer
+from api.routes.responses import json_response
 from api.settings import Settings
-from api.store import NotFoundError, Store, frame_geojson, json_value
+from api.store import Store, frame_geojson
 from gis.model import LABELS, SCHEMA
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -57,10 +58,6 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         raise InvalidParameterError(f"bbox needs minx ≤ maxx and miny ≤ maxy (boxes across the antimeridian "
                                     f"are not supported); got {text!r}")
     return minx, miny, maxx, maxy
-
-
-def _json(body: dict, media_type: str = "application/json") -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=json_value), media_type=media_type)
 
 
 def _base(request: Request) -> str:
@@ -105,7 +102,7 @@ def router(settings: Settings) -> APIRouter:
         if viewer.wants_html(request):
             return viewer.page()
         base = _base(request)
-        return _json({
+        return json_response({
             "title": settings.title,
             "description": "Streets, communities, grids, buildings and facilities of the stored city "
                            "(OGC API – Features), and its findings (/findings).",
@@ -122,19 +119,19 @@ def router(settings: Settings) -> APIRouter:
 
     @api.get("/conformance", summary="Conformance classes")
     def conformance():
-        return _json({"conformsTo": CONFORMANCE})
+        return json_response({"conformsTo": CONFORMANCE})
 
     @api.get("/collections", summary="The layers of the stored city")
     def collections(request: Request, user: User | None = Depends(reader)):
         base = _base(request)
         cols = [collection(request, layer, info, user) for layer, info in store(request).layers().items()]
-        return _json({"collections": cols,
+        return json_response({"collections": cols,
                       "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}]})
 
     @api.get("/collections/{layer}", summary="One layer")
     def one_collection(request: Request, layer: Annotated[str, Path(description=f"one of {', '.join(SCHEMA)}")],
                        user: User | None = Depends(reader)):
-        return _json(collection(request, layer, layer_info(request, layer), user))
+        return json_response(collection(request, layer, layer_info(request, layer), user))
 
     @api.get("/collections/{layer}/items", summary="Features of a layer (GeoJSON, WGS84)",
              response_class=Response, responses={200: {"content": {GEOJSON: {}}}})

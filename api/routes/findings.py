@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import User, reader, scope_of
-from api.proposals import limited, street_mask
 from api.errors import InvalidParameterError
-from api.routes.features import _json
+from api.proposals.review import limited, street_mask
+from api.routes.responses import json_response
 from api.settings import Settings
 from api.store import Store
 from gis.check import check
@@ -57,6 +57,6 @@ def router(settings: Settings) -> APIRouter:
                  = settings.default_rules, user: User | None = Depends(reader)):
         if rules not in available():
             raise InvalidParameterError(f"unknown rule set {rules!r}; bundled: {', '.join(available())}")
-        return _json(request.app.state.findings.get(rules, scope_of(request, user)))
+        return json_response(request.app.state.findings.get(rules, scope_of(request, user)))
 
     return api

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from api.auth import User, reader, scope_of
 from api.settings import Settings
-from api.store import MAX_ZOOM
+from api.store.tiles import MAX_ZOOM
 
 MVT = "application/vnd.mapbox-vector-tile"
 
