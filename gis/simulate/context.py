@@ -4,6 +4,22 @@ Every operation (merge, split, rebalance, redraw) selects atoms, labels each wit
 its ``Context`` for the plan. Units in ``fixed`` and of a kind in ``keep_kinds`` (``held``) are left
 out of the atoms, so no operation moves them.
 
+The operations share one signature, ``op(city, target, *, level, rules, fixed, keep_kinds, ...)``:
+the target (the parent or the unit acted on) positional, then these keywords, then the operation's
+own (``k``, ``seed``, ``tries``, ``max_moves``, ``parent``; split also takes ``k`` positionally):
+
+``level`` : str
+    The level of the units changed (default ``communities``).
+``rules`` : str or RuleSet
+    The rule set, or its name or path (default :data:`gis.rules.DEFAULT_RULES`).
+``fixed`` : collection of str
+    Codes of units of the same parent to leave exactly as they are (default none).
+``keep_kinds`` : collection of str
+    Kinds of unit to leave as they are unless named as the target (default :data:`KEEP_KINDS`).
+
+``repair`` and ``fit_parent`` act on a whole level (``repair(city, level, rules)``): they clean
+topology rather than move atoms between units, so they have no target, ``fixed`` or ``keep_kinds``.
+
 Examples
 --------
 >>> from gis.synth import synth

@@ -16,6 +16,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from gis.model import LABELS, PARENT, City
@@ -27,8 +29,8 @@ from gis.simulate.plan import Plan
 
 
 def merge(city: City, unit: str | list[str] | None = None, *, level: str = "communities",
-          parent: str | None = None, rules: str | RuleSet = DEFAULT_RULES, fixed=(),
-          keep_kinds=KEEP_KINDS) -> Plan:
+          rules: str | RuleSet = DEFAULT_RULES, fixed: Collection[str] = (),
+          keep_kinds: Collection[str] = KEEP_KINDS, parent: str | None = None) -> Plan:
     """Merge units below their minimum into neighbours of the same parent.
 
     Each unit (the given ones, else every unit of ``parent`` below its minimum, smallest first)
@@ -40,6 +42,36 @@ def merge(city: City, unit: str | list[str] | None = None, *, level: str = "comm
     kept and the cause is named. Units in ``fixed`` or of a kind in ``keep_kinds`` (see ``held``)
     are neither merged away nor receive land — unless named in ``unit`` (a kind), which a planner
     does on purpose; naming a ``fixed`` unit is an error.
+
+    Parameters
+    ----------
+    city : City
+        The city.
+    unit : str or list of str, optional
+        The unit(s) to merge away, all under one parent; None: every unit of ``parent`` below its
+        minimum.
+    level, rules, fixed, keep_kinds
+        The keywords every operation shares (:mod:`gis.simulate.context`).
+    parent : str, optional
+        With no ``unit``: the parent whose small units to merge.
+
+    Returns
+    -------
+    Plan
+        ``summary["merged"]`` the units merged away, ``summary["fixed"]`` the units left alone.
+
+    Raises
+    ------
+    PlanError
+        An unknown unit, units of two parents, neither ``unit`` nor ``parent``, or a unit both
+        merged and fixed.
+
+    Examples
+    --------
+    >>> from gis.synth import synth
+    >>> city, _ = synth(300, seed=1, plant={"size_below": 1})
+    >>> merge(city, parent="360102002000", rules="nanchang-2002").summary["merged"]
+    ['360102002005']
     """
     rules = load_rules(rules)
     units_l = city.metric(level)

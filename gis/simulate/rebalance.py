@@ -12,6 +12,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from gis.model import LABELS, City
@@ -23,7 +25,7 @@ from gis.simulate.plan import Plan
 
 
 def rebalance(city: City, parent: str, *, level: str = "communities", rules: str | RuleSet = DEFAULT_RULES,
-              max_moves: int = 500, fixed=(), keep_kinds=KEEP_KINDS) -> Plan:
+              fixed: Collection[str] = (), keep_kinds: Collection[str] = KEEP_KINDS, max_moves: int = 500) -> Plan:
     """Move whole estate blocks between neighbouring units of ``parent`` until all are within bounds.
 
     Greedy local search: at each step, among the moves of one block from its unit to an adjacent
@@ -35,6 +37,30 @@ def rebalance(city: City, parent: str, *, level: str = "communities", rules: str
     through a full neighbour are not searched (a later solver can take this plan's place).
     A block holding its unit's facilities (service centre, police room…) stays with the unit.
     Units in ``fixed`` or of a kind in ``keep_kinds`` neither give nor take blocks (see ``held``).
+
+    Parameters
+    ----------
+    city : City
+        The city.
+    parent : str
+        Code of the parent (a street for communities, a community for grids).
+    level, rules, fixed, keep_kinds
+        The keywords every operation shares (:mod:`gis.simulate.context`).
+    max_moves : int
+        Most block moves (default 500).
+
+    Returns
+    -------
+    Plan
+        Every unit of ``parent`` counts for its bounds (``scope="all"``); ``summary["steps"]``.
+
+    Examples
+    --------
+    >>> from gis.synth import synth
+    >>> city, _ = synth(300, seed=1, plant={"size_above": 1})
+    >>> plan = rebalance(city, "360102001000", rules="nanchang-2002", max_moves=3)
+    >>> plan.summary["steps"] <= 3, plan.summary["fixed"]
+    (True, ['360102001017'])
     """
     rules = load_rules(rules)
     keep = held(city, level, parent, fixed, keep_kinds)

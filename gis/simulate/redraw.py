@@ -63,6 +63,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -88,15 +90,45 @@ TRIES = 24
 MORE_TRIES = 300
 
 
-def redraw(city: City, parent: str, *, level: str = "communities", k: int | None = None,
-           rules: str | RuleSet = DEFAULT_RULES, seed: int = 0, tries: int | None = None, fixed=(),
-           keep_kinds=KEEP_KINDS) -> Plan:
+def redraw(city: City, parent: str, *, level: str = "communities", rules: str | RuleSet = DEFAULT_RULES,
+           fixed: Collection[str] = (), keep_kinds: Collection[str] = KEEP_KINDS, k: int | None = None,
+           seed: int = 0, tries: int | None = None) -> Plan:
     """Draw all units of ``level`` inside ``parent`` afresh from their atoms (see the module docstring).
 
     Returns the best plan; when no partition meets the bounds it is the one with the smallest size
     violation, ``feasible`` False and its causes named (e.g. an atom alone over the maximum, too
     few households for ``k`` units, the parent not connected). Units in ``fixed`` or of a kind in
     ``keep_kinds`` (see :func:`gis.simulate.context.held`) stay exactly as they are; ``k`` counts the others.
+
+    Parameters
+    ----------
+    city : City
+        The city.
+    parent : str
+        Code of the parent whose units to redraw.
+    level, rules, fixed, keep_kinds
+        The keywords every operation shares (:mod:`gis.simulate.context`).
+    k : int, optional
+        Number of units (default: the current number clamped to what the bounds allow).
+    seed : int
+        Seed of the tree draws.
+    tries : int, optional
+        Tree partitions to draw (default: ``TRIES`` only when no start meets the bounds, up to
+        ``MORE_TRIES``).
+
+    Returns
+    -------
+    Plan
+        Every unit of ``parent`` counts for its bounds; ``summary`` gives ``k``, ``k_rule``,
+        ``households_moved_lower_bound`` and the search's counts.
+
+    Examples
+    --------
+    >>> from gis.synth import synth
+    >>> city, _ = synth(300, seed=1)
+    >>> plan = redraw(city, "360102001000", rules="nanchang-2002", fixed=["360102001002"])
+    >>> plan.summary["fixed"], plan.summary["households_moved"]
+    (['360102001002', '360102001017'], 0)
     """
     rules = load_rules(rules)
     keep = held(city, level, parent, fixed, keep_kinds)

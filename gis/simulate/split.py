@@ -16,22 +16,25 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
-from gis.model import LABELS, City
+from gis.model import LABELS, PARENT, City
 from gis.rules import DEFAULT_RULES, RuleSet, load_rules
 from gis.simulate.atoms import PlanError, atoms
 from gis.simulate.bounds import subset_fits, violation
-from gis.simulate.context import Context
+from gis.simulate.context import KEEP_KINDS, Context, held
 from gis.simulate.measures import polsby_popper
 from gis.simulate.plan import Plan
 
 
 def split(city: City, unit: str, k: int | None = None, *, level: str = "communities",
-          rules: str | RuleSet = DEFAULT_RULES, seed: int = 0, tries: int = 300) -> Plan:
+          rules: str | RuleSet = DEFAULT_RULES, fixed: Collection[str] = (), keep_kinds: Collection[str] = KEEP_KINDS,
+          seed: int = 0, tries: int = 300) -> Plan:
     """Split an over-sized unit into ``k`` contiguous parts within bounds.
 
     Method: recursive balanced bipartition on random spanning trees of the unit's block graph,
@@ -46,11 +49,59 @@ def split(city: City, unit: str, k: int | None = None, *, level: str = "communit
     needs no repair step for contiguity.
 
     ``k`` defaults to the fewest parts whose share fits under the maximum.
+
+    Split changes ``unit`` alone, so ``fixed`` and ``keep_kinds`` only guard it: naming a ``fixed``
+    unit is an error (and every code in ``fixed`` must be a unit of the same parent, as for the
+    other operations); a unit of a kind in ``keep_kinds`` is split all the same, since naming it
+    is on purpose (as in :func:`~gis.simulate.merge.merge`).
+
+    Parameters
+    ----------
+    city : City
+        The city.
+    unit : str
+        Code of the unit to split.
+    k : int, optional
+        Number of parts (positional too, as callers pass it).
+    level, rules, fixed, keep_kinds
+        The keywords every operation shares (:mod:`gis.simulate.context`).
+    seed : int
+        Seed of the random spanning trees.
+    tries : int
+        Spanning trees drawn (default 300).
+
+    Returns
+    -------
+    Plan
+        The largest part keeps ``unit``'s code; ``summary["partitions_seen"]``.
+
+    Raises
+    ------
+    PlanError
+        An unknown unit or one both split and fixed.
+
+    Examples
+    --------
+    >>> from gis.synth import synth
+    >>> city, _ = synth(300, seed=2, plant={"size_above": 1})
+    >>> split(city, "360102003001", 3, rules="nanchang-2002", tries=20).summary["units_after"]
+    3
+    >>> split(city, "360102003001", fixed=["360102003001"])
+    Traceback (most recent call last):
+    gis.simulate.atoms.PlanError: 360102003001 cannot be both split and fixed
+    >>> split(city, "360102003001", fixed=["360102001001"])  # a unit of another street
+    Traceback (most recent call last):
+    gis.simulate.atoms.PlanError: fixed communities not found in 360102003000: 360102001001
     """
     rules = load_rules(rules)
     units_l = city.metric(level)
     if unit not in set(units_l["code"]):
         raise PlanError(f"no {level} with code {unit!r}")
+    if unit in set(fixed):
+        raise PlanError(f"{unit} cannot be both split and fixed")
+    up_col = PARENT[level][1]
+    held(city, level, units_l.loc[units_l["code"] == unit, up_col].iloc[0] if up_col in units_l else None, fixed,
+         keep_kinds)
     a = atoms(city, level, units=[unit])
     ctx = Context(city, a, level, rules)
     u = ctx.index[unit]
