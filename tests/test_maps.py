@@ -85,7 +85,7 @@ def assert_offline(text: str):
 def test_self_contained_offline(saved):
     text = saved.read_text(encoding="utf-8")
     assert_offline(text)
-    leaflet = (Path(gis.maps.__file__).parent / "static" / "leaflet" / "leaflet.js").read_text(encoding="utf-8")
+    leaflet = (Path(gis.maps.__file__).parents[1] / "static" / "leaflet" / "leaflet.js").read_text(encoding="utf-8")
     assert leaflet.splitlines()[0] in text and 't.version="1.9.4"' in text  # Leaflet inlined
     assert text.count("<script>") >= 2 and "<style>" in text
     assert "sourceMappingURL" not in text
@@ -124,7 +124,7 @@ def test_no_findings_and_tiles(tmp_path):
 
 
 def test_buildings_sampled(tmp_path, monkeypatch):
-    monkeypatch.setattr(gis.maps, "MAX_BUILDINGS", 2)
+    monkeypatch.setattr(gis.maps.findings, "MAX_BUILDINGS", 2)
     city, found = tiny_city()
     text = save_map(findings_map(city, found), tmp_path / "m.html").read_text(encoding="utf-8")
     assert "建筑 (抽样 2/3)" in text and "建筑 3" in text

@@ -11,9 +11,9 @@ move, sizes before/after, the diff, the findings of the result; save it, draw it
 (True, 0)
 """
 
+from gis.maps.plan import plan_map
 from gis.simulate.atoms import Atoms, PlanError, adjacency, atoms
 from gis.simulate.bounds import unit_bounds
-from gis.simulate.maps import plan_map
 from gis.simulate.measures import polsby_popper
 from gis.simulate.merge import merge
 from gis.simulate.plan import Plan, load_plan

@@ -1,7 +1,4 @@
-"""Offline folium map of a plan: old lines, new lines, moved atoms and changed areas shaded.
-
-Uses the helpers of :mod:`gis.maps` (vendored Leaflet, no CDN); write it with
-``gis.maps.save_map``.
+"""The map of a plan (:func:`plan_map`): old lines, new lines, moved atoms and changed areas shaded.
 
 Examples
 --------
@@ -23,7 +20,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.maps import _CSS, LEVEL_STYLES, SEVERITY_COLORS, _geojson, _text, _wgs84, base_map
+from gis.maps.layers import geojson_layer, html_text, wgs84
+from gis.maps.page import base_map, finish_page
+from gis.maps.style import LEVEL_COLOURS, LEVEL_STYLES, SEVERITY_COLORS
 from gis.model import LABELS
 
 OPERATIONS = {"repair": "修复", "merge": "合并", "split": "拆分", "rebalance": "调整", "redraw": "重划"}
@@ -37,34 +36,35 @@ def plan_map(plan) -> folium.Map:
     m = base_map()
     lab = LABELS.get(plan.level, plan.level)
     sizes = plan.sizes
-    before = _wgs84(_solid(plan.before))
+    before = wgs84(_solid(plan.before))
     if len(before):
-        tip = (f"方案前 {lab} " + _text(before["code"]) + " · " + before["households"].map("{:,}".format) + " 户")
-        _geojson(before.assign(tip=tip)[["tip", "geometry"]], f"方案前 {lab} ({len(before)})",
+        tip = (f"方案前 {lab} " + html_text(before["code"]) + " · " + before["households"].map("{:,}".format) + " 户")
+        geojson_layer(before.assign(tip=tip)[["tip", "geometry"]], f"方案前 {lab} ({len(before)})",
                  {"color": "#555555", "weight": 2, "opacity": 0.8, "dashArray": "6 5", "fill": True,
                   "fillOpacity": 0.0}).add_to(m)
-    after = _wgs84(_solid(plan.units[plan.units["status"] != "removed"]))
+    after = wgs84(_solid(plan.units[plan.units["status"] != "removed"]))
     if len(after):
         status = after["status"].map({"kept": "不变", "changed": "调整", "new": "新设"}).fillna("")
         ok = after["code"].map(sizes["ok"]).fillna(True) if "ok" in sizes else pd.Series(True, after.index)
-        tip = ("<b>方案后 " + lab + " " + _text(after["code"]) + " " + _text(after.get("name", pd.Series("", after.index)))
+        tip = ("<b>方案后 " + lab + " " + html_text(after["code"]) + " " + html_text(after.get("name", pd.Series("", after.index)))
                + "</b><br>" + after["households"].map("{:,}".format) + " 户 · " + status
                + np.where(ok, "", " · <b>仍超出规模</b>"))
-        style = {**LEVEL_STYLES.get(plan.level, {"color": "#2e7d32", "weight": 2.5}), "fill": True, "fillOpacity": 0.0}
-        _geojson(after.assign(tip=tip)[["tip", "geometry"]], f"方案后 {lab} ({len(after)})", style).add_to(m)
+        style = {**LEVEL_STYLES.get(plan.level, {"color": LEVEL_COLOURS["communities"], "weight": 2.5}), "fill": True,
+                 "fillOpacity": 0.0}
+        geojson_layer(after.assign(tip=tip)[["tip", "geometry"]], f"方案后 {lab} ({len(after)})", style).add_to(m)
     if len(plan.moves):
-        mv = _wgs84(plan.moves)
-        tip = (LABELS.get(_child(plan.level), "") + " " + _text(mv["code"]) + "：" + _text(mv["from"]) + " → "
-               + _text(mv["to"]) + "，" + mv["households"].astype(int).map("{:,}".format) + " 户")
-        _geojson(mv.assign(tip=tip)[["tip", "geometry"]], f"调整的单元 ({len(mv)})",
+        mv = wgs84(plan.moves)
+        tip = (LABELS.get(_child(plan.level), "") + " " + html_text(mv["code"]) + "：" + html_text(mv["from"]) + " → "
+               + html_text(mv["to"]) + "，" + mv["households"].astype(int).map("{:,}".format) + " 户")
+        geojson_layer(mv.assign(tip=tip)[["tip", "geometry"]], f"调整的单元 ({len(mv)})",
                  {"color": MOVED, "weight": 1, "fillColor": MOVED, "fillOpacity": 0.45}).add_to(m)
     elif len(plan.changes):
         for change, color, word in (("gained", GAINED, "增加"), ("lost", LOST, "减少")):
             ch = plan.changes[plan.changes["change"] == change]
             if len(ch):
-                ch = _wgs84(ch)
-                tip = _text(ch["unit"]) + f" {word} " + ch["area_m2"].map("{:,.1f}".format) + " m²"
-                _geojson(ch.assign(tip=tip)[["tip", "geometry"]], f"面积{word} ({len(ch)})",
+                ch = wgs84(ch)
+                tip = html_text(ch["unit"]) + f" {word} " + ch["area_m2"].map("{:,.1f}".format) + " m²"
+                geojson_layer(ch.assign(tip=tip)[["tip", "geometry"]], f"面积{word} ({len(ch)})",
                          {"color": color, "weight": 2, "fillColor": color, "fillOpacity": 0.5}).add_to(m)
     found = plan.findings
     if len(found):
@@ -72,31 +72,24 @@ def plan_map(plan) -> folium.Map:
         for sev, color in SEVERITY_COLORS.items():
             sub = shown[shown["severity"] == sev]
             if len(sub):
-                sub = _wgs84(sub)
-                _geojson(sub.assign(tip=_text(sub["message"]))[["tip", "geometry"]], f"方案结果 {sev} ({len(sub)})",
+                sub = wgs84(sub)
+                geojson_layer(sub.assign(tip=html_text(sub["message"]))[["tip", "geometry"]], f"方案结果 {sev} ({len(sub)})",
                          {"color": color, "weight": 2.5, "fillColor": color, "fillOpacity": 0.2}, radius=6).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    root = m.get_root()
-    root.header.add_child(folium.Element(_CSS))
     s = plan.summary
     verdict = "可行" if s.get("feasible") else "不可行：" + "；".join(map(str, s.get("causes", [])))
-    title = (f'<div class="gis-box gis-title"><b>{OPERATIONS.get(plan.operation, plan.operation)}方案 · '
+    title = (f'<b>{OPERATIONS.get(plan.operation, plan.operation)}方案 · '
              f'{_html.escape(str(plan.parent or "全部"))}</b><br>{lab} {s.get("units_before")} → {s.get("units_after")}'
-             f' · 调整 {s.get("households_moved", 0):,} 户<br>{_html.escape(verdict)}</div>')
-    legend = ('<div class="gis-box gis-legend"><b>图例</b>'
+             f' · 调整 {s.get("households_moved", 0):,} 户<br>{_html.escape(verdict)}')
+    legend = ('<b>图例</b>'
               '<div><i style="border-top:2px dashed #555"></i>方案前边界</div>'
-              f'<div><i style="border-top:3px solid {LEVEL_STYLES.get(plan.level, {}).get("color", "#2e7d32")}"></i>方案后边界</div>'
+              f'<div><i style="border-top:3px solid {LEVEL_COLOURS.get(plan.level, LEVEL_COLOURS["communities"])}"></i>方案后边界</div>'
               f'<div><i class="sq" style="background:{MOVED}88"></i>调整的单元</div>'
               f'<div><i class="sq" style="background:{GAINED}88"></i>面积增加</div>'
-              f'<div><i class="sq" style="background:{LOST}88"></i>面积减少</div></div>')
-    root.html.add_child(folium.Element(title))
-    root.html.add_child(folium.Element(legend))
+              f'<div><i class="sq" style="background:{LOST}88"></i>面积减少</div>')
     frames = [_solid(g) for g in (plan.before, plan.units) if len(_solid(g))]
-    if frames:
-        minx, miny, maxx, maxy = _wgs84(gpd.GeoDataFrame(geometry=pd.concat([f.geometry for f in frames]).values,
-                                                         crs=plan.units.crs)).total_bounds
-        m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(20, 20))
-    return m
+    bounds = wgs84(gpd.GeoDataFrame(geometry=pd.concat([f.geometry for f in frames]).values,
+                                    crs=plan.units.crs)).total_bounds if frames else None
+    return finish_page(m, title, legend, bounds)
 
 
 def _solid(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -110,3 +103,6 @@ def _child(level: str) -> str:
 
     i = LEVELS.index(level)
     return LEVELS[i + 1] if i + 1 < len(LEVELS) else level
+
+
+__all__ = ["plan_map"]
