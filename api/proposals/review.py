@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from api.store.projection import eroded
 from gis.check import check
-from gis.edit import OUTSIDE_TOLERANCE_M2, in_street, totals
+from gis.edit import in_street, totals
 from gis.edit.proposed import SAME_TOLERANCE
-from gis.findings import key, to_json
+from gis.findings import to_json
 from gis.model import City
+from gis.review import new_findings, size_table
 from gis.rules import load_rules
-from gis.simulate.partition import unit_bounds
 
 #: The findings a drawn edit must not add: the coverage (不交叉、不跨社区、地无空白) and the
 #: buildings in it (人无遗漏). Size findings are shown, not refused: an edit may be one of several.
@@ -48,7 +47,9 @@ def street_mask(found: gpd.GeoDataFrame, street: str, communities: set, area) ->
 
 def street_findings(city: City, street: str, rules) -> dict:
     """``gis.check`` of the whole city, limited to one street (JSON form; the summary counts the
-    street's findings)."""
+    street's findings). The whole city is checked, not :func:`gis.review.subset` of the street:
+    a subset loses the units across the street's border, which turns buildings and gaps there
+    into findings the city does not have."""
     found = check(city, rules)
     streets = city["streets"]
     area = eroded(shapely.union_all(np.asarray(streets.loc[streets["code"] == street].geometry.values,
@@ -71,24 +72,6 @@ def limited(found: gpd.GeoDataFrame, mask: np.ndarray, street: str) -> dict:
     return out
 
 
-def _key(f: dict) -> tuple:
-    return key(f["code"], f.get("layer"), f.get("ids"))
-
-
-def added(before: list[dict], after: list[dict]) -> list[dict]:
-    """The findings of ``after`` that ``before`` lacks, or whose area grew by more than the tolerance.
-
-    >>> gap = {"code": "gap", "layer": "grids", "ids": ["A"], "area_m2": 10.0}
-    >>> overlap = {"code": "overlap", "layer": "grids", "ids": ["A", "B"], "area_m2": 3.0}
-    >>> [f["code"] for f in added([gap], [{**gap, "area_m2": 10.5}, overlap])]
-    ['overlap']
-    """
-    old = {}
-    for f in before:
-        old[_key(f)] = max(old.get(_key(f), 0.0), f.get("area_m2") or 0.0)
-    return [f for f in after if _key(f) not in old or (f.get("area_m2") or 0.0) > old[_key(f)] + OUTSIDE_TOLERANCE_M2]
-
-
 def review(city: City, new: City, street: str, level: str, rules: str, base_version: int,
            found: dict | None = None) -> dict:
     """Sizes, findings (check of the street in ``new``, or ``found`` when already made; those the
@@ -96,17 +79,19 @@ def review(city: City, new: City, street: str, level: str, rules: str, base_vers
     ruleset = load_rules(rules)
     before_found = street_findings(city, street, ruleset)["findings"]
     found = found or street_findings(new, street, ruleset)
-    fresh = added(before_found, found["findings"])
+    fresh = new_findings(before_found, found["findings"], ruleset)
     for f in fresh:
         f["new"] = True
     new_errors = [f for f in fresh if f["severity"] == "error"]
-    now_keys = {_key(f) for f in found["findings"] if f["severity"] == "error"}
-    fixed = {_key(f) for f in before_found if f["severity"] == "error" and _key(f) not in now_keys}
+    gone = new_findings(found["findings"], before_found, ruleset)  # the one rule, the other way round
+    fixed = [f for f in gone if f["severity"] == "error"]
     b_units = city[level][in_street(city, level, street)]
     a_units = new[level][in_street(new, level, street)]
     buildings = city["buildings"] if "buildings" in city else None
     tb, ta = totals(b_units, buildings), totals(a_units, buildings)
-    bounds = unit_bounds(a_units.drop(columns=a_units.geometry.name), level, ruleset).groupby(level=0).first()
+    measured = {m: ta[m].reindex(a_units["code"]).fillna(0).to_numpy() for m in ("households", "residents")}
+    table = size_table(a_units.drop(columns=a_units.geometry.name), level, ruleset, values=measured)
+    ok_of = table.groupby("code")["ok"].all()
     codes = list(dict.fromkeys([*b_units["code"], *a_units["code"]]))
     b_geom = dict(zip(b_units["code"], b_units.geometry.values))
     a_geom = dict(zip(a_units["code"], a_units.geometry.values))
@@ -114,12 +99,7 @@ def review(city: City, new: City, street: str, level: str, rules: str, base_vers
     for c in codes:
         hb, rb = (int(tb.at[c, "households"]), int(tb.at[c, "residents"])) if c in tb.index else (0, 0)
         ha, ra = (int(ta.at[c, "households"]), int(ta.at[c, "residents"])) if c in ta.index else (0, 0)
-        ok = True
-        if c in bounds.index:
-            measure = bounds.at[c, "measure"]
-            value = ra if measure == "residents" else ha
-            lo, hi = bounds.at[c, "min"], bounds.at[c, "max"]
-            ok = not ((not pd.isna(lo) and value < lo) or (not pd.isna(hi) and value > hi))
+        ok = bool(ok_of.get(c, True))
         if c in a_geom and not ok:
             out_of_bounds.append(c)
         if c not in a_geom or c not in b_geom or not shapely.equals_exact(a_geom[c], b_geom[c], SAME_TOLERANCE):

@@ -27,7 +27,7 @@ from api.errors import ConflictError, ForbiddenError, NotFoundError, ProposalErr
 from api.proposals import repository
 from api.proposals.geojson import feature_collection, parse_units, read_area
 from api.proposals.operations import from_operation
-from api.proposals.review import COVERAGE_CODES, added, review, street_findings
+from api.proposals.review import COVERAGE_CODES, review, street_findings
 from api.proposals.schemas import LEVELS, ApplyBody, Change, Draft, Drawn, NewProposal, Why
 from api.proposals.states import State, allowed
 from api.routes.responses import json_response
@@ -35,6 +35,7 @@ from api.settings import Settings
 from api.store import Store
 from gis.edit import draw, estate_area, in_street, proposed_city
 from gis.model import City
+from gis.review import new_findings
 from gis.rules import available, load_rules
 
 
@@ -139,7 +140,7 @@ def router(settings: Settings, *, on_apply: Callable[[int, int], None] | None = 
         before = street_findings(proposed_city(city, street, level, units)[0], street, ruleset)["findings"]
         new, _ = proposed_city(city, street, level, new_units)
         found = street_findings(new, street, ruleset)
-        broken = [f for f in added(before, found["findings"]) if f["code"] in COVERAGE_CODES]
+        broken = [f for f in new_findings(before, found["findings"], ruleset) if f["code"] in COVERAGE_CODES]
         if broken:
             raise ProposalError("画出的范围未采用，它会带来新的问题：" + "；".join(f["message"] for f in broken[:5]) +
                                 f" (the drawn area would add {', '.join(sorted({f['code'] for f in broken}))})")
