@@ -92,10 +92,7 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     >>> print(np.round(lon, 6), np.round(lat, 6))
     [116.410244   2.3522  ] [39.916404 48.8566  ]
     """
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    glon, glat = _gcj(lon, lat)
-    inside = _in_china(lon, lat)
-    return np.where(inside, glon, lon), np.where(inside, glat, lat)
+    return _in_china_only(_gcj, lon, lat)
 
 
 def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -117,10 +114,7 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     >>> print(f"{lon:.9f} {lat:.9f}")
     116.404000000 39.915000000
     """
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    wlon, wlat = _invert(_gcj, lon, lat)
-    inside = _in_china(lon, lat)
-    return np.where(inside, wlon, lon), np.where(inside, wlat, lat)
+    return _in_china_only(lambda x, y: _invert(_gcj, x, y), lon, lat)
 
 
 def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +137,7 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     >>> print(f"{lon:.6f} {lat:.6f}")
     116.410369 39.921337
     """
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    blon, blat = _bd(lon, lat)
-    inside = _in_china(lon, lat)
-    return np.where(inside, blon, lon), np.where(inside, blat, lat)
+    return _in_china_only(_bd, lon, lat)
 
 
 def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
@@ -168,10 +159,7 @@ def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     >>> print(f"{lon:.9f} {lat:.9f}")
     116.404000000 39.915000000
     """
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    glon, glat = _invert(_bd, lon, lat)
-    inside = _in_china(lon, lat)
-    return np.where(inside, glon, lon), np.where(inside, glat, lat)
+    return _in_china_only(lambda x, y: _invert(_bd, x, y), lon, lat)
 
 
 _FROM_WGS84 = {"GCJ-02": (wgs84_to_gcj02,), "BD-09": (wgs84_to_gcj02, gcj02_to_bd09)}
@@ -314,6 +302,14 @@ def _move(data, steps):
                               index=data.index, crs="EPSG:4326", name=data.geometry.name)
         return data.set_geometry(moved) if isinstance(data, gpd.GeoDataFrame) else moved
     return shapely.transform(data, move, include_z=None)
+
+
+def _in_china_only(shift, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """``shift`` of the coordinates inside China's box; the others as given."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    slon, slat = shift(lon, lat)
+    inside = _in_china(lon, lat)
+    return np.where(inside, slon, lon), np.where(inside, slat, lat)
 
 
 def _in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
