@@ -12,6 +12,7 @@ from api.store import Store
 from api.testing import scratch_schema
 from gis import check, read_city
 from gis.findings import to_json
+from conftest import ROOT
 from test_store import _postgis_or_skip
 
 GEOJSON = "application/geo+json"
@@ -177,3 +178,12 @@ def test_docs_work_offline(client):
     spec = client.get("/openapi.json").json()
     params = {p["name"]: p for p in spec["paths"]["/collections/{layer}/items"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == 10000
+
+
+def test_the_viewer_draws_levels_in_the_colours_of_the_offline_maps(client):
+    from gis.maps.style import LEVEL_COLOURS, SEVERITY_COLORS
+
+    body = client.get("/viewer/config").json()
+    assert body["level_colours"] == LEVEL_COLOURS and body["severity_colours"] == SEVERITY_COLORS
+    script = (ROOT / "api" / "static" / "viewer" / "viewer.js").read_text(encoding="utf-8")
+    assert not set(re.findall(r"#[0-9a-fA-F]{6}", script)) & {*LEVEL_COLOURS.values(), *SEVERITY_COLORS.values()}

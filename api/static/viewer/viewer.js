@@ -3,13 +3,15 @@
 // shown only when the server's settings name a tile URL (/viewer/config).
 "use strict";
 
+// colours of the levels and severities come from the server (/viewer/config: gis.maps.style), as
+// on the offline maps
 const LEVELS = [
-  ["streets", "街道", { color: "#1f3a93", weight: 5, opacity: 0.5, fill: false }],
-  ["communities", "社区", { color: "#2e7d32", weight: 2.5, opacity: 0.9, fill: false }],
-  ["grids", "网格", { color: "#7b5ea7", weight: 1, dashArray: "4 3", fillOpacity: 0.03 }],
+  ["streets", "街道", { weight: 5, opacity: 0.5, fill: false }],
+  ["communities", "社区", { weight: 2.5, opacity: 0.9, fill: false }],
+  ["grids", "网格", { weight: 1, dashArray: "4 3", fillOpacity: 0.03 }],
 ];
 const HOUSEHOLD_CLASSES = [[0, "#fee5d9"], [20, "#fcae91"], [50, "#fb6a4a"], [100, "#de2d26"], [200, "#a50f15"]];
-const SEVERITY = { error: "#d62728", warning: "#ff7f0e" };
+const SEVERITY = {};
 const map = L.map("map", { preferCanvas: true, zoomControl: true });
 map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
 const control = L.control.layers(null, null, { collapsed: false }).addTo(map);
@@ -213,9 +215,11 @@ function legend() {
 }
 
 async function main() {
+  const config = await getJSON("viewer/config").catch(() => ({}));
+  Object.assign(SEVERITY, config.severity_colours || {});
+  for (const [layer, , style] of LEVELS) style.color = (config.level_colours || {})[layer];
   legend();
   L.control.scale({ imperial: false }).addTo(map);
-  const config = await getJSON("viewer/config").catch(() => ({}));
   if (config.tiles) L.tileLayer(config.tiles, { attribution: config.attribution || "" }).addTo(map);
   city.user = await whoAmI(config);
   showUser(city.user);
