@@ -12,6 +12,14 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="session")
+def sample():
+    """The bundled sample city, read once per test process (tests must not change it)."""
+    from gis import read_city
+
+    return read_city(ROOT / "data" / "sample.gpkg")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashes():
     """argon2id at argon2-cffi's cheapest costs in the tests (the service's default costs ~0.2 s a hash

@@ -90,7 +90,7 @@ def test_gdal_reads_what_serve_loaded(server, root):
     assert sorted(names) == sorted(sample.layers)
     got = pyogrio.read_dataframe(f"OAPIF:{base}", layer="grids")
     want = sample["grids"].to_crs(4326)
-    assert len(got) == len(want) == 119
+    assert len(got) == len(want) > 0
     assert got.crs.to_epsg() == 4326
     for col in ("code", "name", "community_code", "kind", "basis"):
         assert got[col].tolist() == want[col].tolist(), col

@@ -19,18 +19,12 @@ from api.models import users
 from api.settings import Settings
 from api.store import Store
 from api.testing import scratch_schema
-from gis import read_city
 from test_store import _postgis_or_skip
 
 STREET, OTHER = "360102001000", "360102002000"
 PASSWORD = "s3cret-pass"
 ROLES = {"staff": ("street_staff", STREET), "staff2": ("street_staff", OTHER), "planner": ("planner", None),
          "reviewer": ("reviewer", None), "admin": ("admin", None)}
-
-
-@pytest.fixture(scope="module")
-def sample(root):
-    return read_city(root / "data" / "sample.gpkg")
 
 
 def open_store(kind: str, tmp: Path):

@@ -20,17 +20,12 @@ import shapely
 import sqlalchemy as sa
 
 from api.store import Store
-from gis import check, read_city
+from gis import check
 from gis.findings import key
 from test_auth import OTHER, STREET, Env, error, open_store
 from test_store import assert_same_city
 
 A, B, GRID = "360102001001", "360102001002", "360102001001-02"  # GRID lies in A and borders B
-
-
-@pytest.fixture(scope="module")
-def sample(root):
-    return read_city(root / "data" / "sample.gpkg")
 
 
 @pytest.fixture(params=["sqlite", "postgis"])

@@ -46,13 +46,6 @@ def env(request, tmp_path_factory, sample):
 
 
 @pytest.fixture(scope="module")
-def sample(root):
-    from gis import read_city
-
-    return read_city(root / "data" / "sample.gpkg")
-
-
-@pytest.fixture(scope="module")
 def web(sample):
     """The sample's layers in EPSG:3857."""
     return {name: gdf.to_crs(3857) for name, gdf in sample.layers.items()}

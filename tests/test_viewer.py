@@ -19,6 +19,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.store import Store
 from gis import read_city
+from gis.model import LABELS
 
 from conftest import ROOT
 
@@ -95,7 +96,9 @@ def test_street_staff_see_the_map_and_the_findings_offline(server, page):
     assert items.first.inner_text().startswith(expected["findings"][0]["message"])
     assert page.inner_text("#counts") == f"错误 {expected['summary']['errors']} · 警告 {expected['summary']['warnings']}"
     layers = page.inner_text(".leaflet-control-layers")
-    for label in ("街道 (2)", "社区 (25)", "网格 (119)", "建筑 (4710)", "检查结果"):
+    sample = read_city(ROOT / "data" / "sample.gpkg")
+    for label in (*(f"{LABELS[k]} ({len(sample[k])})" for k in ("streets", "communities", "grids", "buildings")),
+                  "检查结果"):
         assert label in layers
     assert page.locator(".legend").inner_text().startswith("每栋户数")
     assert page.outside == [] and page.errors == []
